@@ -1,0 +1,225 @@
+#include "model/checkpoint.h"
+
+#include <cstring>
+#include <mutex>
+#include <set>
+
+#include "common/bf16.h"
+#include "common/error.h"
+#include "common/json.h"
+
+namespace vlac {
+
+struct Checkpoint::Entry {
+  TensorView view;
+  const uint16_t* bf16 = nullptr;
+  std::vector<uint16_t> owned_bf16;  // F16/F32 converted, or an unaligned BF16 span copied
+  std::once_flag f32_once;
+  std::vector<float> f32;
+};
+
+Checkpoint::~Checkpoint() = default;
+
+std::map<std::string, std::vector<int64_t>> required_tensor_shapes(const ModelConfig& c) {
+  std::map<std::string, std::vector<int64_t>> t;
+  const auto& v = c.vision;
+  const int64_t Dv = v.hidden_size, grid = v.image_size / v.patch_size;
+  const std::string ve = "vision_model.embeddings.";
+  t[ve + "class_embedding"] = {1, 1, Dv};
+  t[ve + "patch_embedding.weight"] = {Dv, v.num_channels, v.patch_size, v.patch_size};
+  t[ve + "patch_embedding.bias"] = {Dv};
+  t[ve + "position_embedding"] = {1, grid * grid + 1, Dv};
+  for (int64_t i = 0; i < c.vision_layers_used(); ++i) {
+    const std::string p = "vision_model.encoder.layers." + std::to_string(i) + ".";
+    t[p + "norm1.weight"] = {Dv};
+    t[p + "norm2.weight"] = {Dv};
+    if (!v.rms_norm) {
+      t[p + "norm1.bias"] = {Dv};
+      t[p + "norm2.bias"] = {Dv};
+    }
+    t[p + "attn.qkv.weight"] = {3 * Dv, Dv};
+    if (v.qkv_bias) t[p + "attn.qkv.bias"] = {3 * Dv};
+    t[p + "attn.proj.weight"] = {Dv, Dv};
+    t[p + "attn.proj.bias"] = {Dv};
+    t[p + "ls1"] = {Dv};
+    t[p + "ls2"] = {Dv};
+    t[p + "mlp.fc1.weight"] = {v.intermediate_size, Dv};
+    t[p + "mlp.fc1.bias"] = {v.intermediate_size};
+    t[p + "mlp.fc2.weight"] = {Dv, v.intermediate_size};
+    t[p + "mlp.fc2.bias"] = {Dv};
+  }
+  const auto& l = c.llm;
+  const int64_t D = l.hidden_size, P = c.projector_in();
+  t["mlp1.0.weight"] = {P};
+  t["mlp1.0.bias"] = {P};
+  t["mlp1.1.weight"] = {D, P};
+  t["mlp1.1.bias"] = {D};
+  t["mlp1.3.weight"] = {D, D};
+  t["mlp1.3.bias"] = {D};
+  const int64_t hd = l.head_dim();
+  t["language_model.model.tok_embeddings.weight"] = {l.vocab_size, D};
+  for (int64_t i = 0; i < l.num_layers; ++i) {
+    const std::string p = "language_model.model.layers." + std::to_string(i) + ".";
+    t[p + "attention_norm.weight"] = {D};
+    t[p + "attention.wqkv.weight"] = {(l.num_heads + 2 * l.num_kv_heads) * hd, D};
+    t[p + "attention.wo.weight"] = {D, l.num_heads * hd};
+    t[p + "ffn_norm.weight"] = {D};
+    t[p + "feed_forward.w1.weight"] = {l.intermediate_size, D};
+    t[p + "feed_forward.w3.weight"] = {l.intermediate_size, D};
+    t[p + "feed_forward.w2.weight"] = {D, l.intermediate_size};
+  }
+  t["language_model.model.norm.weight"] = {D};
+  t["language_model.output.weight"] = {l.vocab_size, D};
+  return t;
+}
+
+namespace {
+
+std::string shape_string(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// name -> shard file, from model.safetensors.index.json
+std::map<std::string, std::string> read_index(const std::string& index_path) {
+  const std::string text = read_text_file(index_path);
+  json index;
+  try {
+    index = json::parse(text);
+  } catch (const json::exception& e) {
+    fail(ErrorCode::BadWeights, index_path + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    fail(ErrorCode::BadWeights, index_path + ": needs a \"weight_map\" object");
+  std::map<std::string, std::string> map;
+  for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
+    if (!it.value().is_string() || it.value().get<std::string>().empty())
+      fail(ErrorCode::BadWeights, index_path + ": weight_map entry '" + it.key() + "' names no shard file");
+    const std::string shard = it.value().get<std::string>();
+    if (shard.find('/') != std::string::npos || shard == "." || shard == "..")
+      fail(ErrorCode::BadWeights, index_path + ": shard '" + shard + "' must be a file name in the folder");
+    map[it.key()] = shard;
+  }
+  if (map.empty()) fail(ErrorCode::BadWeights, index_path + ": weight_map is empty");
+  return map;
+}
+
+}  // namespace
+
+std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
+  std::unique_ptr<Checkpoint> ck(new Checkpoint());
+  ck->dir_ = dir;
+  const std::string config_path = join_path(dir, "config.json");
+  ck->config_ = parse_model_config(read_text_file(config_path), config_path);
+
+  // name -> (file index, view), from one file or the shards an index names.
+  std::map<std::string, std::pair<size_t, TensorView>> all;
+  const std::string index_path = join_path(dir, "model.safetensors.index.json");
+  if (is_regular_file(index_path)) {
+    const auto map = read_index(index_path);
+    std::map<std::string, size_t> shard_index;
+    for (const auto& kv : map) {
+      if (shard_index.count(kv.second)) continue;
+      shard_index[kv.second] = ck->files_.size();
+      ck->files_.push_back(std::make_unique<SafetensorsFile>(join_path(dir, kv.second)));
+    }
+    for (const auto& kv : map) {
+      const size_t fi = shard_index[kv.second];
+      const auto& tensors = ck->files_[fi]->tensors();
+      auto it = tensors.find(kv.first);
+      if (it == tensors.end())
+        fail(ErrorCode::BadWeights, index_path + ": names tensor '" + kv.first + "' in shard " + kv.second +
+                                        ", which does not hold it");
+      all.emplace(kv.first, std::make_pair(fi, it->second));
+    }
+    for (size_t fi = 0; fi < ck->files_.size(); ++fi)
+      for (const auto& kv : ck->files_[fi]->tensors())
+        if (!map.count(kv.first))
+          fail(ErrorCode::BadWeights, ck->files_[fi]->path() + ": holds tensor '" + kv.first +
+                                          "' that the index does not list");
+  } else {
+    ck->files_.push_back(std::make_unique<SafetensorsFile>(join_path(dir, "model.safetensors")));
+    for (const auto& kv : ck->files_[0]->tensors()) all.emplace(kv.first, std::make_pair(size_t(0), kv.second));
+  }
+
+  const auto required = required_tensor_shapes(ck->config_);
+  std::set<std::string> stored;
+  for (const auto& kv : required) {
+    auto it = all.find(kv.first);
+    if (it == all.end())
+      fail(ErrorCode::MissingTensor, dir + ": the checkpoint has no tensor '" + kv.first +
+                                         "', which the architecture in config.json needs");
+    const TensorView& view = it->second.second;
+    const std::string file = ck->files_[it->second.first]->path();
+    if (view.shape != kv.second)
+      fail(ErrorCode::TensorShape, file + ": tensor '" + kv.first + "' has shape " + shape_string(view.shape) +
+                                       ", config.json implies " + shape_string(kv.second));
+    if (view.dtype != DType::BF16 && view.dtype != DType::F16 && view.dtype != DType::F32)
+      fail(ErrorCode::TensorShape, file + ": tensor '" + kv.first + "' is " + dtype_name(view.dtype) +
+                                       "; weights must be BF16, F16 or F32");
+    stored.insert(view.dtype == DType::BF16 ? "bf16" : view.dtype == DType::F16 ? "f16" : "f32");
+    auto e = std::make_unique<Entry>();
+    e->view = view;
+    const int64_t n = view.numel();
+    if (view.dtype == DType::BF16 && reinterpret_cast<uintptr_t>(view.data) % alignof(uint16_t) == 0) {
+      e->bf16 = reinterpret_cast<const uint16_t*>(view.data);
+    } else {
+      e->owned_bf16.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        const uint8_t* p = view.data + i * dtype_size(view.dtype);
+        if (view.dtype == DType::BF16) {
+          std::memcpy(&e->owned_bf16[i], p, 2);
+        } else if (view.dtype == DType::F16) {
+          uint16_t h;
+          std::memcpy(&h, p, 2);
+          e->owned_bf16[i] = float_to_bf16(f16_to_float(h));
+        } else {
+          float f;
+          std::memcpy(&f, p, 4);
+          e->owned_bf16[i] = float_to_bf16(f);
+        }
+      }
+      e->bf16 = e->owned_bf16.data();
+    }
+    ck->tensors_.emplace(kv.first, std::move(e));
+  }
+  for (const auto& kv : all)
+    if (!required.count(kv.first)) ck->unused_.push_back(kv.first);
+  ck->stored_dtype_ = stored.size() == 1 ? *stored.begin() : "mixed";
+  return ck;
+}
+
+const uint16_t* Checkpoint::bf16(const std::string& name) const {
+  auto it = tensors_.find(name);
+  VLAC_CHECK(it != tensors_.end(), "tensor '" + name + "' was not loaded");
+  return it->second->bf16;
+}
+
+const float* Checkpoint::f32(const std::string& name) const {
+  auto it = tensors_.find(name);
+  VLAC_CHECK(it != tensors_.end(), "tensor '" + name + "' was not loaded");
+  Entry& e = *it->second;
+  std::call_once(e.f32_once, [&e] {
+    const int64_t n = e.view.numel();
+    e.f32.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) e.f32[i] = bf16_to_float(e.bf16[i]);
+  });
+  return e.f32.data();
+}
+
+const std::vector<int64_t>& Checkpoint::shape(const std::string& name) const {
+  auto it = tensors_.find(name);
+  VLAC_CHECK(it != tensors_.end(), "tensor '" + name + "' was not loaded");
+  return it->second->view.shape;
+}
+
+bool Checkpoint::has(const std::string& name) const { return tensors_.count(name) != 0; }
+
+uint64_t Checkpoint::weight_bytes() const {
+  uint64_t total = 0;
+  for (const auto& kv : tensors_) total += static_cast<uint64_t>(kv.second->view.numel()) * 2;
+  return total;
+}
+
+}  // namespace vlac

@@ -1,0 +1,55 @@
+// A checkpoint folder: config.json + safetensors weights (one file, or shards with
+// model.safetensors.index.json), memory-mapped and validated against what the config implies
+// (architecture.md §1-§2). Tensor names are the checkpoint's own.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/safetensors.h"
+
+namespace vlac {
+
+class Checkpoint {
+ public:
+  // Opens and validates everything: errors are vlac::Error with the api.md §7 code
+  // (NotFound, BadConfig, BadWeights, MissingTensor, TensorShape).
+  static std::unique_ptr<Checkpoint> open(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  const ModelConfig& config() const { return config_; }
+
+  // A tensor the architecture uses, as bf16 bits (F16/F32 checkpoints are converted once at load).
+  // `name` must be one of the required names; anything else is an internal error.
+  const uint16_t* bf16(const std::string& name) const;
+  // The same tensor widened to fp32 (small tensors: norms, biases, embeddings tables are not
+  // widened by callers; this allocates and caches on first use and is thread-safe).
+  const float* f32(const std::string& name) const;
+  const std::vector<int64_t>& shape(const std::string& name) const;
+  bool has(const std::string& name) const;
+
+  std::string stored_dtype() const { return stored_dtype_; }  // "bf16" | "f16" | "f32" | "mixed"
+  const std::vector<std::string>& unused_tensors() const { return unused_; }
+  uint64_t weight_bytes() const;  // bytes of the bf16 weights the engine uses
+
+  ~Checkpoint();
+
+ private:
+  Checkpoint() = default;
+  struct Entry;
+  std::string dir_;
+  ModelConfig config_;
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::map<std::string, std::unique_ptr<Entry>> tensors_;
+  std::vector<std::string> unused_;
+  std::string stored_dtype_;
+};
+
+// The tensors the architecture needs for `config`, with their shapes (architecture.md §2).
+std::map<std::string, std::vector<int64_t>> required_tensor_shapes(const ModelConfig& config);
+
+}  // namespace vlac
