@@ -1,0 +1,194 @@
+#include "common/thread_pool.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define VLAC_SPIN_PAUSE() _mm_pause()
+#else
+#define VLAC_SPIN_PAUSE() std::this_thread::yield()
+#endif
+
+namespace vlac {
+namespace {
+
+// Ops run back to back (hundreds per decoded token); a worker that went to sleep costs a futex wake
+// (tens of microseconds) per op, so idle workers spin this long before they block.
+constexpr auto kSpinBeforeSleep = std::chrono::microseconds(2000);
+
+thread_local bool t_inside_parallel_region = false;
+
+class Pool {
+ public:
+  explicit Pool(int threads) : threads_(threads) {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(wake_mutex_);
+      stop_.store(true, std::memory_order_release);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_cv_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  int threads() const { return threads_; }
+
+  // Returns false when another thread owns the pool (the caller then runs serially).
+  bool run(int64_t n, int chunks, const std::function<void(int64_t, int64_t)>& fn) {
+    std::unique_lock<std::mutex> owner(dispatch_mutex_, std::try_to_lock);
+    if (!owner.owns_lock()) return false;
+    error_ = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(wake_mutex_);
+      fn_ = &fn;
+      n_ = n;
+      chunks_ = chunks;
+      pending_.store(chunks - 1, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_cv_.notify_all();
+    run_chunk(0);
+    while (pending_.load(std::memory_order_acquire) != 0) VLAC_SPIN_PAUSE();
+    if (error_) std::rethrow_exception(error_);
+    return true;
+  }
+
+ private:
+  void run_chunk(int index) {
+    const int64_t begin = n_ * index / chunks_;
+    const int64_t end = n_ * (index + 1) / chunks_;
+    bool outer = t_inside_parallel_region;
+    t_inside_parallel_region = true;
+    try {
+      (*fn_)(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    t_inside_parallel_region = outer;
+  }
+
+  void worker_loop(int index) {
+    uint64_t seen = generation_.load(std::memory_order_acquire);
+    for (;;) {
+      auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+      for (int spins = 0; generation_.load(std::memory_order_acquire) == seen; ++spins) {
+        if ((spins & 255) == 255 && std::chrono::steady_clock::now() > spin_until) {
+          std::unique_lock<std::mutex> lock(wake_mutex_);
+          wake_cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+          break;
+        }
+        VLAC_SPIN_PAUSE();
+      }
+      // The job is read under the lock it was published under, so (generation, chunk count) is one
+      // snapshot; a job this worker has a chunk of cannot finish (and be replaced) without it.
+      int chunks;
+      {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        seen = generation_.load(std::memory_order_relaxed);
+        chunks = chunks_;
+      }
+      if (stop_.load(std::memory_order_acquire)) return;
+      if (index < chunks) {
+        run_chunk(index);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+  }
+
+  const int threads_;
+  std::vector<std::thread> workers_;
+  std::mutex dispatch_mutex_;
+  std::mutex wake_mutex_;
+  std::condition_variable wake_cv_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_ = 0;
+  int chunks_ = 0;
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+};
+
+std::mutex g_pool_mutex;
+std::unique_ptr<Pool> g_pool;
+
+Pool& pool() {
+  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  if (!g_pool) g_pool = std::make_unique<Pool>(physical_core_count());
+  return *g_pool;
+}
+
+bool read_int_file(const std::string& path, int& value) {
+  std::ifstream in(path);
+  return static_cast<bool>(in >> value);
+}
+
+}  // namespace
+
+int physical_core_count() {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  int logical = 0;
+  std::set<std::pair<int, int>> cores;  // (package, core) of each usable logical CPU
+  if (sched_getaffinity(0, sizeof(mask), &mask) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &mask)) continue;
+      ++logical;
+      const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+      int package = 0, core = 0;
+      if (!read_int_file(dir + "physical_package_id", package) || !read_int_file(dir + "core_id", core)) {
+        cores.clear();
+        break;
+      }
+      cores.insert({package, core});
+    }
+  }
+  if (!cores.empty()) return static_cast<int>(cores.size());
+  if (logical > 0) return logical;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+void set_num_threads(int n) {
+  if (n < 1) fail(ErrorCode::BadArgument, "set_num_threads: thread count must be >= 1, got " + std::to_string(n));
+  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  if (g_pool && g_pool->threads() == n) return;
+  g_pool.reset();
+  g_pool = std::make_unique<Pool>(n);
+}
+
+int num_threads() { return pool().threads(); }
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& fn) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  if (!t_inside_parallel_region) {
+    Pool& p = pool();
+    const int chunks = static_cast<int>(std::min<int64_t>(p.threads(), std::max<int64_t>(n / grain, 1)));
+    if (chunks > 1 && p.run(n, chunks, fn)) return;
+  }
+  fn(0, n);
+}
+
+}  // namespace vlac

@@ -1,0 +1,59 @@
+#include "model/projector.h"
+
+#include <cstring>
+#include <vector>
+
+#include "ops/ops.h"
+
+namespace vlac {
+
+namespace {
+// nn.LayerNorm's default eps: mlp1.0 is built without one (architecture.md §4.2).
+constexpr float kProjectorNormEps = 1e-5f;
+}  // namespace
+
+void pixel_shuffle(const float* x, int64_t grid, int64_t channels, int64_t factor, int ps_version, float* out) {
+  const int64_t g = grid / factor, block = channels * factor * factor;
+  for (int64_t i = 0; i < g; ++i)
+    for (int64_t j = 0; j < g; ++j) {
+      const int64_t token = ps_version == 1 ? j * g + i : i * g + j;
+      float* dst = out + token * block;
+      for (int64_t m = 0; m < factor; ++m)
+        for (int64_t k = 0; k < factor; ++k) {
+          const float* src = x + ((factor * i + m) * grid + (factor * j + k)) * channels;
+          std::memcpy(dst + (m * factor + k) * channels, src, sizeof(float) * channels);
+        }
+    }
+}
+
+Projector::Projector(const Checkpoint& ck) {
+  const ModelConfig& c = ck.config();
+  grid_ = c.patch_grid();
+  factor_ = c.shuffle_factor();
+  shuffled_grid_ = c.shuffled_grid();
+  vit_width_ = c.vision.hidden_size;
+  in_width_ = c.projector_in();
+  out_width_ = c.llm.hidden_size;
+  ps_version_ = c.ps_version;
+  norm_w_ = ck.f32("mlp1.0.weight");
+  norm_b_ = ck.f32("mlp1.0.bias");
+  fc1_w_ = ck.bf16("mlp1.1.weight");
+  fc1_b_ = ck.f32("mlp1.1.bias");
+  fc2_w_ = ck.bf16("mlp1.3.weight");
+  fc2_b_ = ck.f32("mlp1.3.bias");
+}
+
+void Projector::forward(const float* vit, int64_t n_tiles, float* out) const {
+  const int64_t per_tile = tokens_per_tile(), rows = n_tiles * per_tile, vit_tokens = 1 + grid_ * grid_;
+  std::vector<float> shuffled(static_cast<size_t>(rows * in_width_));
+  for (int64_t t = 0; t < n_tiles; ++t)
+    pixel_shuffle(vit + (t * vit_tokens + 1) * vit_width_, grid_, vit_width_, factor_, ps_version_,
+                  shuffled.data() + t * per_tile * in_width_);
+  std::vector<float> normed(shuffled.size()), hidden(static_cast<size_t>(rows * out_width_));
+  ops::layernorm(shuffled.data(), rows, in_width_, norm_w_, norm_b_, kProjectorNormEps, normed.data());
+  ops::linear(normed.data(), rows, in_width_, fc1_w_, out_width_, fc1_b_, hidden.data());
+  ops::gelu_erf(hidden.data(), rows * out_width_);
+  ops::linear(hidden.data(), rows, out_width_, fc2_w_, out_width_, fc2_b_, out);
+}
+
+}  // namespace vlac

@@ -1,0 +1,7 @@
+#include "napi/bindings.h"
+
+namespace vlac::napi {
+
+void register_image_bindings(Napi::Env env, Napi::Object exports) {}
+
+}  // namespace vlac::napi

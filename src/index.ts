@@ -1,0 +1,2 @@
+export { VlacError } from './errors.js';
+export type { VlacErrorCode } from './errors.js';
