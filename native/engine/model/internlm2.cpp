@@ -1,0 +1,124 @@
+#include "model/internlm2.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "common/error.h"
+#include "model/rope.h"
+#include "ops/ops.h"
+
+namespace vlac {
+
+std::vector<uint16_t> deinterleave_wqkv(const uint16_t* wqkv, int64_t num_heads, int64_t num_kv_heads,
+                                        int64_t head_dim, int64_t cols) {
+  const int64_t n_rep = num_heads / num_kv_heads, group_rows = (n_rep + 2) * head_dim;
+  std::vector<uint16_t> out(static_cast<size_t>((num_heads + 2 * num_kv_heads) * head_dim * cols));
+  auto copy_head = [&](int64_t src_row, int64_t dst_row) {
+    std::memcpy(out.data() + dst_row * cols, wqkv + src_row * cols, sizeof(uint16_t) * head_dim * cols);
+  };
+  const int64_t k_base = num_heads * head_dim, v_base = k_base + num_kv_heads * head_dim;
+  for (int64_t g = 0; g < num_kv_heads; ++g) {
+    for (int64_t s = 0; s < n_rep; ++s) copy_head(g * group_rows + s * head_dim, (g * n_rep + s) * head_dim);
+    copy_head(g * group_rows + n_rep * head_dim, k_base + g * head_dim);
+    copy_head(g * group_rows + (n_rep + 1) * head_dim, v_base + g * head_dim);
+  }
+  return out;
+}
+
+InternLm2::InternLm2(const Checkpoint& ck) : config_(ck.config().llm) {
+  const LlmConfig& c = config_;
+  tok_embeddings_ = ck.bf16("language_model.model.tok_embeddings.weight");
+  norm_ = ck.f32("language_model.model.norm.weight");
+  output_ = ck.bf16("language_model.output.weight");
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string p = "language_model.model.layers." + std::to_string(i) + ".";
+    Layer l;
+    l.attention_norm = ck.f32(p + "attention_norm.weight");
+    l.wqkv = deinterleave_wqkv(ck.bf16(p + "attention.wqkv.weight"), c.num_heads, c.num_kv_heads, c.head_dim(),
+                               c.hidden_size);
+    l.wo = ck.bf16(p + "attention.wo.weight");
+    l.ffn_norm = ck.f32(p + "ffn_norm.weight");
+    l.w1 = ck.bf16(p + "feed_forward.w1.weight");
+    l.w3 = ck.bf16(p + "feed_forward.w3.weight");
+    l.w2 = ck.bf16(p + "feed_forward.w2.weight");
+    layers_.push_back(std::move(l));
+  }
+}
+
+void InternLm2::embed(const int32_t* ids, int64_t n, float* out) const {
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= config_.vocab_size)
+      fail(ErrorCode::BadArgument, "token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
+                                       " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
+  ops::embedding(tok_embeddings_, config_.hidden_size, ids, n, out);
+}
+
+void InternLm2::forward(float* h, const std::vector<LlmSegment>& segments, const LayerObserver* observer) const {
+  const LlmConfig& c = config_;
+  const int64_t D = c.hidden_size, hd = c.head_dim(), Hq = c.num_heads, Hkv = c.num_kv_heads;
+  const int64_t F = c.intermediate_size, q_width = Hq * hd, kv_width = Hkv * hd, W = q_width + 2 * kv_width;
+  const float eps = static_cast<float>(c.rms_norm_eps), scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  int64_t rows = 0;
+  for (const auto& s : segments) rows += s.rows;
+
+  // RoPE tables per segment, once for all layers: the base depends on the KV length this forward
+  // reaches (dynamic NTK); cached keys keep the rotation they were stored with.
+  std::vector<std::vector<float>> cos(segments.size()), sin(segments.size());
+  for (size_t s = 0; s < segments.size(); ++s) {
+    const int64_t n = segments[s].rows, past = segments[s].past;
+    cos[s].resize(static_cast<size_t>(n * hd / 2));
+    sin[s].resize(static_cast<size_t>(n * hd / 2));
+    rope_tables(rope_base(c, past + n), hd, past, n, cos[s].data(), sin[s].data());
+  }
+
+  std::vector<float> x(static_cast<size_t>(rows * D)), qkv(static_cast<size_t>(rows * W));
+  std::vector<float> attn(static_cast<size_t>(rows * q_width));
+  std::vector<float> gate(static_cast<size_t>(rows * F)), up(static_cast<size_t>(rows * F));
+  if (observer) (*observer)(0, h, rows);
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    const Layer& l = layers_[li];
+    ops::rmsnorm(h, rows, D, l.attention_norm, eps, x.data());
+    ops::linear(x.data(), rows, D, l.wqkv.data(), W, nullptr, qkv.data());
+    int64_t r0 = 0;
+    for (size_t s = 0; s < segments.size(); ++s) {
+      const LlmSegment& seg = segments[s];
+      float* q = qkv.data() + r0 * W;
+      float* k = q + q_width;
+      float* v = k + kv_width;
+      ops::rope(q, seg.rows, Hq, hd, W, cos[s].data(), sin[s].data());
+      ops::rope(k, seg.rows, Hkv, hd, W, cos[s].data(), sin[s].data());
+      float* kc = seg.k_cache[li];
+      float* vc = seg.v_cache[li];
+      for (int64_t t = 0; t < seg.rows; ++t) {
+        std::memcpy(kc + (seg.past + t) * kv_width, k + t * W, sizeof(float) * kv_width);
+        std::memcpy(vc + (seg.past + t) * kv_width, v + t * W, sizeof(float) * kv_width);
+      }
+      ops::attention(q, W, kc, vc, kv_width, seg.rows, seg.past + seg.rows, Hq, Hkv, hd, scale, true, seg.past,
+                     attn.data() + r0 * q_width);
+      r0 += seg.rows;
+    }
+    ops::linear(attn.data(), rows, q_width, l.wo, D, nullptr, x.data());
+    ops::add(h, x.data(), rows * D);
+
+    ops::rmsnorm(h, rows, D, l.ffn_norm, eps, x.data());
+    ops::linear(x.data(), rows, D, l.w1, F, nullptr, gate.data());
+    ops::linear(x.data(), rows, D, l.w3, F, nullptr, up.data());
+    ops::swiglu(gate.data(), up.data(), gate.data(), rows * F);
+    ops::linear(gate.data(), rows, F, l.w2, D, nullptr, x.data());
+    ops::add(h, x.data(), rows * D);
+    if (observer) (*observer)(static_cast<int64_t>(li) + 1, h, rows);
+  }
+}
+
+void InternLm2::final_norm(const float* h, int64_t rows, float* out) const {
+  ops::rmsnorm(h, rows, config_.hidden_size, norm_, static_cast<float>(config_.rms_norm_eps), out);
+}
+
+void InternLm2::head(const float* h, int64_t rows, float* logits) const {
+  std::vector<float> normed(static_cast<size_t>(rows * config_.hidden_size));
+  final_norm(h, rows, normed.data());
+  ops::linear(normed.data(), rows, config_.hidden_size, output_, config_.vocab_size, nullptr, logits);
+}
+
+}  // namespace vlac

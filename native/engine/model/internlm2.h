@@ -1,0 +1,70 @@
+// InternLM2 decoder (architecture.md §5): token embedding, pre-norm layers with GQA attention over a
+// KV cache and rotate-half RoPE with dynamic NTK, SwiGLU FFN, final RMSNorm and an untied head.
+// fp32 activations and residuals on bf16 weights (§12).
+//
+// A forward takes a batch of rows from one or more sequences: the linear layers run over all rows
+// at once, RoPE and attention per sequence against its own cache. Prefill, decode and a batch of
+// several sequences are the same call.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "model/checkpoint.h"
+
+namespace vlac {
+
+// One sequence's consecutive rows in a batched forward.
+struct LlmSegment {
+  int64_t rows = 0;
+  int64_t past = 0;                 // tokens already in its cache: the position of its first row
+  float* const* k_cache = nullptr;  // per layer, [capacity, kv_heads, head_dim]; K stored after RoPE
+  float* const* v_cache = nullptr;  // per layer, same layout
+};
+
+// Sees the residual stream: index 0 = the input rows (embeddings after the image splice),
+// index k = the output of layer k-1, for k = 1..layers (before the final norm).
+using LayerObserver = std::function<void(int64_t index, const float* h, int64_t rows)>;
+
+class InternLm2 {
+ public:
+  explicit InternLm2(const Checkpoint& checkpoint);
+
+  const LlmConfig& config() const { return config_; }
+
+  // out [n, D] = tok_embeddings[ids]; ids outside [0, vocab) are a BadArgument.
+  void embed(const int32_t* ids, int64_t n, float* out) const;
+
+  // h [sum of segment rows, D] in place: the input rows become the last layer's output (before the
+  // final norm). Appends each segment's K/V rows to its cache at past .. past+rows-1.
+  void forward(float* h, const std::vector<LlmSegment>& segments, const LayerObserver* observer = nullptr) const;
+
+  void final_norm(const float* h, int64_t rows, float* out) const;
+  // logits [rows, vocab] of un-normed last-layer rows h: final norm, then the output head.
+  void head(const float* h, int64_t rows, float* logits) const;
+
+ private:
+  struct Layer {
+    const float* attention_norm;
+    std::vector<uint16_t> wqkv;  // de-interleaved at load into rows [Q (head-major) | K | V]
+    const uint16_t* wo;
+    const float* ffn_norm;
+    const uint16_t* w1;  // gate
+    const uint16_t* w3;  // up
+    const uint16_t* w2;  // down
+  };
+
+  LlmConfig config_;
+  const uint16_t* tok_embeddings_;
+  const float* norm_;
+  const uint16_t* output_;
+  std::vector<Layer> layers_;
+};
+
+// The fused GQA-interleaved wqkv rows (groups of [n_rep q-heads | k-head | v-head], §5.4) reordered
+// to [all q-heads | all k-heads | all v-heads]; `cols` values per row.
+std::vector<uint16_t> deinterleave_wqkv(const uint16_t* wqkv, int64_t num_heads, int64_t num_kv_heads,
+                                        int64_t head_dim, int64_t cols);
+
+}  // namespace vlac

@@ -1,0 +1,182 @@
+#include "runtime/sequence.h"
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include "common/error.h"
+#include "runtime/model.h"
+
+namespace vlac {
+
+const char* finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::Stop: return "stop";
+    case FinishReason::Length: return "length";
+    case FinishReason::Aborted: return "aborted";
+  }
+  return "length";
+}
+
+Sequence::Sequence(std::shared_ptr<const Model> model)
+    : model_(std::move(model)),
+      cache_(model_->config().llm.num_layers, model_->max_context(),
+             model_->config().llm.num_kv_heads * model_->config().llm.head_dim()) {}
+
+void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObserver* observer) {
+  if (requests.empty()) return;
+  const Model& model = requests[0].sequence->model();
+  const InternLm2& llm = model.llm();
+  const int64_t D = model.hidden_size(), vocab = model.config().llm.vocab_size;
+  const int32_t img_context = model.image_context_id();
+
+  // Everything is checked before any work, so a bad request changes no sequence.
+  std::set<const Sequence*> seen;
+  int64_t total_rows = 0;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const PrefillRequest& q = requests[r];
+    const std::string where = requests.size() > 1 ? "prefill request " + std::to_string(r) + ": " : "prefill: ";
+    VLAC_CHECK(q.sequence != nullptr, "prefill request without a sequence");
+    if (&q.sequence->model() != &model) fail(ErrorCode::BadArgument, where + "sequences of different models");
+    if (!seen.insert(q.sequence).second) fail(ErrorCode::BadArgument, where + "the same sequence twice in one batch");
+    if (q.n_ids < 0 || (q.n_ids > 0 && q.ids == nullptr)) fail(ErrorCode::BadArgument, where + "no ids");
+    int64_t image_slots = 0;
+    for (int64_t i = 0; i < q.n_ids; ++i) {
+      if (q.ids[i] < 0 || q.ids[i] >= vocab)
+        fail(ErrorCode::BadArgument, where + "token id " + std::to_string(q.ids[i]) + " at index " +
+                                         std::to_string(i) + " is outside the vocabulary [0, " +
+                                         std::to_string(vocab) + ")");
+      image_slots += q.ids[i] == img_context;
+    }
+    if (image_slots != q.n_image_rows || (q.n_image_rows > 0 && q.image_rows == nullptr))
+      fail(ErrorCode::BadArgument, where + "the ids hold " + std::to_string(image_slots) +
+                                       " <IMG_CONTEXT> tokens but " + std::to_string(q.n_image_rows) +
+                                       " image embedding rows were given (" +
+                                       std::to_string(model.image_tokens_per_tile()) + " per tile)");
+    const int64_t length = q.sequence->length();
+    if (length + q.n_ids > model.max_context())
+      fail(ErrorCode::ContextFull, where + std::to_string(length) + " tokens in the sequence + " +
+                                       std::to_string(q.n_ids) + " new exceed maxContext " +
+                                       std::to_string(model.max_context()));
+    total_rows += q.n_ids + (q.sequence->pending_ ? 1 : 0);
+  }
+
+  // Rows: per request [pending token?, ids...], embedded, image rows spliced in order.
+  std::vector<float> h(static_cast<size_t>(total_rows * D));
+  std::vector<LlmSegment> segments;
+  std::vector<int64_t> last_row;
+  std::vector<Sequence*> forwarded;
+  int64_t row = 0;
+  for (const PrefillRequest& q : requests) {
+    Sequence& s = *q.sequence;
+    const int64_t rows = q.n_ids + (s.pending_ ? 1 : 0);
+    if (rows == 0) continue;
+    float* dst = h.data() + row * D;
+    if (s.pending_) {
+      const int32_t id = *s.pending_;
+      llm.embed(&id, 1, dst);
+      dst += D;
+    }
+    llm.embed(q.ids, q.n_ids, dst);
+    int64_t next_image_row = 0;
+    for (int64_t i = 0; i < q.n_ids; ++i) {
+      if (q.ids[i] != img_context) continue;
+      std::copy(q.image_rows + next_image_row * D, q.image_rows + (next_image_row + 1) * D, dst + i * D);
+      ++next_image_row;
+    }
+    segments.push_back(s.cache_.segment(s.cached_, rows));
+    row += rows;
+    last_row.push_back(row - 1);
+    forwarded.push_back(&s);
+  }
+  if (segments.empty()) return;
+
+  llm.forward(h.data(), segments, observer);
+
+  // Logits only where a sequence ends: the next token is chosen from them.
+  std::vector<float> last(static_cast<size_t>(last_row.size() * D));
+  for (size_t i = 0; i < last_row.size(); ++i)
+    std::copy(h.data() + last_row[i] * D, h.data() + (last_row[i] + 1) * D, last.data() + i * D);
+  std::vector<float> logits(static_cast<size_t>(last_row.size() * vocab));
+  llm.head(last.data(), static_cast<int64_t>(last_row.size()), logits.data());
+
+  size_t fi = 0;
+  for (const PrefillRequest& q : requests) {
+    Sequence& s = *q.sequence;
+    if (fi >= forwarded.size() || forwarded[fi] != &s) continue;
+    s.cached_ += segments[fi].rows;
+    s.pending_.reset();
+    s.logits_.assign(logits.begin() + fi * vocab, logits.begin() + (fi + 1) * vocab);
+    s.tokens_.insert(s.tokens_.end(), q.ids, q.ids + q.n_ids);
+    ++fi;
+  }
+}
+
+void Sequence::prefill(const int32_t* ids, int64_t n_ids, const float* image_rows, int64_t n_image_rows,
+                       const LayerObserver* observer) {
+  PrefillRequest q;
+  q.sequence = this;
+  q.ids = ids;
+  q.n_ids = n_ids;
+  q.image_rows = image_rows;
+  q.n_image_rows = n_image_rows;
+  prefill_batch({q}, observer);
+}
+
+void Sequence::forward_pending() {
+  if (pending_) prefill(nullptr, 0);
+}
+
+GenerateResult Sequence::generate(const GenerateOptions& o) {
+  if (o.max_tokens < 0) fail(ErrorCode::BadArgument, "maxTokens must not be negative");
+  if (!(o.temperature >= 0.0)) fail(ErrorCode::BadArgument, "temperature must be >= 0");
+  if (o.top_k < 0) fail(ErrorCode::BadArgument, "topK must be >= 0");
+  if (!(o.top_p > 0.0 && o.top_p <= 1.0)) fail(ErrorCode::BadArgument, "topP must be in (0, 1]");
+  if (o.logprobs < 0 || o.logprobs > kMaxTopLogprobs)
+    fail(ErrorCode::BadArgument, "logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) + "]");
+  if (length() == 0) fail(ErrorCode::BadArgument, "generate on an empty sequence: prefill a prompt first");
+  if (length() + o.max_tokens > model_->max_context())
+    fail(ErrorCode::ContextFull, "generate: " + std::to_string(length()) + " tokens in the sequence + maxTokens " +
+                                     std::to_string(o.max_tokens) + " exceed maxContext " +
+                                     std::to_string(model_->max_context()));
+  const std::vector<int32_t>& stops = o.stop_ids ? *o.stop_ids : model_->default_stop_ids();
+  const int64_t vocab = model_->config().llm.vocab_size;
+  Rng rng(o.seed ? *o.seed : (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
+  const SamplingParams params{o.temperature, o.top_k, o.top_p};
+
+  GenerateResult result;
+  for (int64_t step = 0; step < o.max_tokens; ++step) {
+    if (o.should_abort && o.should_abort()) {
+      result.finish_reason = FinishReason::Aborted;
+      break;
+    }
+    forward_pending();
+    const int32_t id = sample_token(logits_.data(), vocab, params, rng);
+    const double lse = log_sum_exp(logits_.data(), vocab);
+    GenerateStep s{id, static_cast<double>(logits_[id]) - lse, top_logprobs(logits_.data(), vocab, o.logprobs, lse)};
+    pending_ = id;
+    tokens_.push_back(id);
+    result.ids.push_back(id);
+    if (o.on_step) o.on_step(s);
+    result.steps.push_back(std::move(s));
+    if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
+      result.finish_reason = FinishReason::Stop;
+      break;
+    }
+  }
+  const size_t text_ids = result.ids.size() - (result.finish_reason == FinishReason::Stop ? 1 : 0);
+  result.text = model_->tokenizer().decode(result.ids.data(), text_ids, false);
+  return result;
+}
+
+std::unique_ptr<Sequence> Sequence::fork() const {
+  auto child = std::make_unique<Sequence>(model_);
+  child->cache_.copy_prefix(cache_, cached_);
+  child->cached_ = cached_;
+  child->pending_ = pending_;
+  child->logits_ = logits_;
+  child->tokens_ = tokens_;
+  return child;
+}
+
+}  // namespace vlac

@@ -1,0 +1,113 @@
+// A sequence: one conversation's tokens and KV cache on a Model. prefill() appends prompt tokens
+// (with image rows spliced into their <IMG_CONTEXT> positions), generate() decodes from where the
+// sequence stands, fork() copies it. Not thread-safe: one call at a time per sequence.
+//
+// The last generated token is kept "pending": it counts in length() but enters the KV cache only
+// with the next prefill or generate, so a reply never pays for a forward it does not use.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/internlm2.h"
+#include "runtime/kv_cache.h"
+#include "runtime/sampler.h"
+
+namespace vlac {
+
+class Model;
+class Sequence;
+
+// The most top logprobs a step reports (api.md §4: logprobs up to 20).
+constexpr int kMaxTopLogprobs = 20;
+
+struct GenerateStep {
+  int32_t id;
+  double logprob;                 // log_softmax of the fp32 logits at the chosen id
+  std::vector<TokenLogprob> top;  // the `logprobs` best, best first
+};
+
+enum class FinishReason { Stop, Length, Aborted };
+const char* finish_reason_name(FinishReason reason);  // "stop", "length", "aborted"
+
+struct GenerateOptions {
+  int64_t max_tokens = 32;
+  double temperature = 0.0;            // 0 = greedy
+  int64_t top_k = 0;                   // 0 = off
+  double top_p = 1.0;                  // (0, 1]; 1 = off
+  std::optional<uint64_t> seed;        // unset: a fresh random seed per call
+  std::optional<std::vector<int32_t>> stop_ids;  // unset: Model::default_stop_ids()
+  int logprobs = 0;                    // top logprobs per step, 0..kMaxTopLogprobs
+  std::function<bool()> should_abort;  // polled before every step; true ends with FinishReason::Aborted
+  std::function<void(const GenerateStep&)> on_step;  // called after each token is chosen
+};
+
+struct GenerateResult {
+  std::vector<int32_t> ids;  // generated ids, including the stop id that ended them
+  std::string text;          // ids without that stop id, decoded with special tokens kept (vlac-behavior.md §2.6)
+  FinishReason finish_reason = FinishReason::Length;
+  std::vector<GenerateStep> steps;  // one per id
+};
+
+// One sequence's share of a batched prefill.
+struct PrefillRequest {
+  Sequence* sequence = nullptr;
+  const int32_t* ids = nullptr;
+  int64_t n_ids = 0;
+  // Rows replacing the <IMG_CONTEXT> ids of this request, in order, [n_image_rows, hidden]
+  // (Model::encode_tiles of all its images); the count must equal those ids exactly.
+  const float* image_rows = nullptr;
+  int64_t n_image_rows = 0;
+};
+
+class Sequence {
+ public:
+  explicit Sequence(std::shared_ptr<const Model> model);
+
+  // Appends ids (BOS is the caller's: ids go in as given). BadArgument: an id outside the
+  // vocabulary or an image-row count that differs from the <IMG_CONTEXT> count; ContextFull when
+  // length() + n_ids > max_context. Both are raised before any work. Prefilling in several chunks
+  // gives the same cache as one call, except past the dynamic-NTK threshold, where the reference
+  // itself rotates each forward's keys with the base of the length that forward reaches.
+  void prefill(const int32_t* ids, int64_t n_ids, const float* image_rows = nullptr, int64_t n_image_rows = 0,
+               const LayerObserver* observer = nullptr);
+  void prefill(const std::vector<int32_t>& ids) { prefill(ids.data(), static_cast<int64_t>(ids.size())); }
+
+  // Decodes up to max_tokens tokens after the sequence's current end. BadArgument: options out of
+  // range or an empty sequence; ContextFull when length() + max_tokens > max_context, before any work.
+  GenerateResult generate(const GenerateOptions& options);
+
+  // An independent copy (KV prefix copied): continuing either leaves the other as it was.
+  std::unique_ptr<Sequence> fork() const;
+
+  int64_t length() const { return cached_ + (pending_ ? 1 : 0); }
+  // fp32 logits [vocab] of the last cached position; empty before the first prefill, stale while a
+  // generated token is pending (has_pending()).
+  const std::vector<float>& last_logits() const { return logits_; }
+  bool has_pending() const { return pending_.has_value(); }
+  const std::vector<int32_t>& tokens() const { return tokens_; }  // every id, prompt and generated
+  const Model& model() const { return *model_; }
+
+ private:
+  friend void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObserver* observer);
+  void forward_pending();
+
+  std::shared_ptr<const Model> model_;
+  KvCache cache_;
+  int64_t cached_ = 0;             // positions in the KV cache
+  std::optional<int32_t> pending_;  // generated, not yet in the cache
+  std::vector<float> logits_;       // of the last cached position, when !pending_
+  std::vector<int32_t> tokens_;
+};
+
+// Prefills several sequences (of one model) in one forward: their rows go through the linear layers
+// together, each attends over its own cache. Every request is validated before any work. A request
+// of a sequence with a pending token gets that token as its first row. `observer` sees the whole
+// batch's residual stream (diagnostics and tests).
+void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObserver* observer = nullptr);
+
+}  // namespace vlac
