@@ -125,6 +125,10 @@ void validate_image_size(int width, int height, const std::string& label) {
 std::vector<TileGrid> internvl_candidate_grids(int min_tiles, int max_tiles) {
   if (min_tiles == 1 && max_tiles == 12) return kCandidates12;
   if (min_tiles == 1 && max_tiles == 6) return kCandidates6;
+  return cpython_sorted_grid_set(min_tiles, max_tiles);
+}
+
+std::vector<TileGrid> cpython_sorted_grid_set(int min_tiles, int max_tiles) {
   CpythonSet set;
   for (int n = min_tiles; n <= max_tiles; ++n) {
     for (int i = 1; i <= n; ++i) {

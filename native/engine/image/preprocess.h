@@ -39,6 +39,9 @@ struct TileGrid {
 // §6.1; other ranges replay CPython's (3.8+) tuple hash and set insertion to get the same order.
 std::vector<TileGrid> internvl_candidate_grids(int min_tiles, int max_tiles);
 
+// The replay alone: `sorted(set(...), key=area)` as CPython computes it, for any range.
+std::vector<TileGrid> cpython_sorted_grid_set(int min_tiles, int max_tiles);
+
 // find_closest_aspect_ratio: the first candidate closest to width / height (float64), and on an
 // exactly equal difference a later one when width * height > 0.5 * tile_size^2 * i * j.
 TileGrid choose_internvl_grid(int width, int height, int min_tiles, int max_tiles, int tile_size);

@@ -72,7 +72,7 @@ inline uint8_t clip_fixed(int32_t acc) {
 // Both passes are "output line = weighted sum of input lines, lane by lane": the vertical pass over
 // image rows, the horizontal pass over the columns of a transposed strip of kStripRows rows. The
 // lanes are independent, so the integer loop vectorises; the arithmetic is Pillow's exactly.
-constexpr int kStripRows = 16;
+constexpr int kStripRows = 32;
 constexpr int kStripLanes = kStripRows * 3;
 constexpr size_t kLaneBlock = 1024;  // vertical-pass accumulators per block: 4 KiB, stays in L1
 
@@ -152,13 +152,14 @@ void horizontal_pass(const uint8_t* rgb, int width, int row_begin, int row_end,
   for (int y0 = row_begin; y0 < row_end; y0 += kStripRows) {
     const int rows = std::min(kStripRows, row_end - y0);
     if (rows < kStripRows) std::fill(columns.begin(), columns.end(), 0);
-    for (int r = 0; r < rows; ++r) {
-      const uint8_t* src = rgb + static_cast<size_t>(y0 + r) * in_stride;
-      uint8_t* col = columns.data() + r * 3;
-      for (int x = 0; x < width; ++x, src += 3, col += kStripLanes) {
-        col[0] = src[0];
-        col[1] = src[1];
-        col[2] = src[2];
+    const uint8_t* src = rgb + static_cast<size_t>(y0) * in_stride;
+    for (int x = 0; x < width; ++x) {
+      uint8_t* col = columns.data() + static_cast<size_t>(x) * kStripLanes;
+      const uint8_t* pixel = src + static_cast<size_t>(x) * 3;
+      for (int r = 0; r < rows; ++r, col += 3, pixel += in_stride) {
+        col[0] = pixel[0];
+        col[1] = pixel[1];
+        col[2] = pixel[2];
       }
     }
     if (avx2) {
