@@ -1,7 +1,440 @@
+// NativeModel and NativeSequence: the loaded model and its sequences, as JS objects. Every call that
+// computes is a job on the model's inference thread (inference_thread.h) and returns a Promise.
+// Jobs of one model run one at a time in the order they were posted, so a sequence's calls are
+// ordered without locks (fork and dispose are jobs too).
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include "common/cpu_features.h"
+#include "common/thread_pool.h"
 #include "napi/bindings.h"
+#include "napi/errors.h"
+#include "napi/inference_thread.h"
+#include "napi/tokenizer_binding.h"
+#include "runtime/model.h"
+#include "runtime/sequence.h"
 
 namespace vlac::napi {
 
-void register_model_bindings(Napi::Env env, Napi::Object exports) {}
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Cancellation shared between a JS call (its AbortSignal / timeout) and the job it started.
+class CancelToken : public Napi::ObjectWrap<CancelToken> {
+ public:
+  explicit CancelToken(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CancelToken>(info) {}
+  Napi::Value cancel(const Napi::CallbackInfo& info) {
+    state->cancelled = true;
+    return info.Env().Undefined();
+  }
+  struct State {
+    std::atomic<bool> cancelled{false};
+  };
+  std::shared_ptr<State> state = std::make_shared<State>();
+};
+
+std::shared_ptr<CancelToken::State> cancel_state(const Napi::Value& v) {
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    if (o.InstanceOf(o.Env().GetInstanceData<Napi::FunctionReference>()->Value())) return CancelToken::Unwrap(o)->state;
+  }
+  return nullptr;
+}
+
+struct ModelState {
+  std::shared_ptr<Model> model;
+  std::atomic<bool> disposed{false};
+};
+
+Napi::Value steps_to_js(Napi::Env env, const Tokenizer& tok, const std::vector<GenerateStep>& steps) {
+  Napi::Array out = Napi::Array::New(env, steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("id", steps[i].id);
+    s.Set("logprob", steps[i].logprob);
+    Napi::Array top = Napi::Array::New(env, steps[i].top.size());
+    for (size_t k = 0; k < steps[i].top.size(); ++k) {
+      Napi::Object t = Napi::Object::New(env);
+      const int32_t id = steps[i].top[k].id;
+      t.Set("id", id);
+      t.Set("token", tok.decode(&id, 1, false));
+      t.Set("logprob", steps[i].top[k].logprob);
+      top.Set(static_cast<uint32_t>(k), t);
+    }
+    s.Set("top", top);
+    out.Set(static_cast<uint32_t>(i), s);
+  }
+  return out;
+}
+
+Napi::Int32Array ids_to_js(Napi::Env env, const std::vector<int32_t>& ids) {
+  Napi::Int32Array a = Napi::Int32Array::New(env, ids.size());
+  std::copy(ids.begin(), ids.end(), a.Data());
+  return a;
+}
+
+std::vector<int32_t> int32_array(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw make_error(v.Env(), "ERR_VLAC_BAD_ARGUMENT", std::string(name) + " must be an Int32Array");
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::vector<float> float32_array(const Napi::Value& v, const char* name) {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw make_error(v.Env(), "ERR_VLAC_BAD_ARGUMENT", std::string(name) + " must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// Options of seq.generate as the TS layer validated them: numbers and ids only.
+GenerateOptions generate_options(const Napi::Object& o) {
+  GenerateOptions g;
+  auto num = [&](const char* key, double fallback) {
+    Napi::Value v = o.Get(key);
+    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+  };
+  g.max_tokens = static_cast<int64_t>(num("maxTokens", 32));
+  g.temperature = num("temperature", 0);
+  g.top_k = static_cast<int64_t>(num("topK", 0));
+  g.top_p = num("topP", 1);
+  g.logprobs = static_cast<int>(num("logprobs", 0));
+  if (o.Get("seed").IsNumber()) g.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
+  if (o.Get("stop").IsTypedArray()) g.stop_ids = int32_array(o.Get("stop"), "stop");
+  return g;
+}
+
+Napi::Object result_to_js(Napi::Env env, const Tokenizer& tok, const GenerateResult& r, bool timed_out) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ids", ids_to_js(env, r.ids));
+  out.Set("text", r.text);
+  out.Set("finishReason", finish_reason_name(r.finish_reason));
+  out.Set("steps", steps_to_js(env, tok, r.steps));
+  out.Set("timedOut", timed_out);
+  return out;
+}
+
+// The abort rule of one call: its token, its deadline, and the model's disposal.
+std::function<bool()> abort_rule(std::shared_ptr<ModelState> state, std::shared_ptr<CancelToken::State> token,
+                                 double timeout_ms, std::shared_ptr<std::atomic<bool>> timed_out) {
+  const bool has_deadline = timeout_ms > 0;
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::microseconds(static_cast<int64_t>(has_deadline ? timeout_ms * 1000 : 0));
+  return [state, token, has_deadline, deadline, timed_out] {
+    if (state->disposed || (token && token->cancelled)) return true;
+    if (has_deadline && Clock::now() >= deadline) {
+      *timed_out = true;
+      return true;
+    }
+    return false;
+  };
+}
+
+// A sequence as the jobs see it. It is created (or forked) by a job whose promise nobody awaits,
+// so a failure there is kept and rethrown by the next call on the sequence.
+struct SequenceSlot {
+  std::unique_ptr<Sequence> sequence;
+  std::exception_ptr creation_error;
+  bool disposed = false;
+  Sequence& get() {
+    if (creation_error) std::rethrow_exception(creation_error);
+    if (disposed || !sequence) fail(ErrorCode::Disposed, "the sequence was disposed");
+    return *sequence;
+  }
+  template <typename Fn>
+  void create(Fn&& make) {
+    try {
+      sequence = make();
+    } catch (...) {
+      creation_error = std::current_exception();
+    }
+  }
+};
+
+class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
+ public:
+  explicit NativeSequence(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSequence>(info) {}
+
+  static Napi::FunctionReference* constructor;
+  std::shared_ptr<ModelState> state;
+  InferenceThread* thread = nullptr;
+  // Touched only on the inference thread (jobs are ordered), shared so jobs outlive this wrapper.
+  std::shared_ptr<SequenceSlot> seq = std::make_shared<SequenceSlot>();
+
+  void check_model(Napi::Env env) {
+    if (state->disposed) throw make_error(env, "ERR_VLAC_DISPOSED", "the model was disposed");
+  }
+
+  // prefill(ids: Int32Array, imageRows?: Float32Array) -> Promise<length>
+  Napi::Value prefill(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    check_model(env);
+    auto ids = std::make_shared<std::vector<int32_t>>(int32_array(info[0], "ids"));
+    auto rows = std::make_shared<std::vector<float>>(float32_array(info[1], "image rows"));
+    auto seq_ref = seq;
+    auto st = state;
+    return thread->post<int64_t>(
+        env,
+        [this_seq = seq_ref, ids, rows, st]() -> int64_t {
+          if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
+          Sequence& s = this_seq->get();
+          const int64_t hidden = st->model->hidden_size();
+          if (rows->size() % static_cast<size_t>(hidden) != 0)
+            fail(ErrorCode::BadArgument, "image rows must be a multiple of the hidden size " + std::to_string(hidden));
+          s.prefill(ids->data(), static_cast<int64_t>(ids->size()), rows->empty() ? nullptr : rows->data(),
+                    static_cast<int64_t>(rows->size()) / hidden);
+          return s.length();
+        },
+        [](Napi::Env e, int64_t& len) -> Napi::Value { return Napi::Number::New(e, static_cast<double>(len)); });
+  }
+
+  // generate(options, cancelToken?) -> Promise<{ ids, text, finishReason, steps, timedOut, length }>
+  Napi::Value generate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    check_model(env);
+    if (!info[0].IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "options must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto opts = std::make_shared<GenerateOptions>(generate_options(o));
+    auto timed_out = std::make_shared<std::atomic<bool>>(false);
+    const double timeout = o.Get("timeoutMs").IsNumber() ? o.Get("timeoutMs").As<Napi::Number>().DoubleValue() : 0;
+    opts->should_abort = abort_rule(state, cancel_state(info[1]), timeout, timed_out);
+    auto seq_ref = seq;
+    auto st = state;
+    struct Out {
+      GenerateResult result;
+      int64_t length;
+    };
+    return thread->post<Out>(
+        env,
+        [seq_ref, opts, st]() -> Out {
+          if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
+          Sequence& s = seq_ref->get();
+          GenerateResult r = s.generate(*opts);
+          return Out{std::move(r), s.length()};
+        },
+        [st, timed_out](Napi::Env e, Out& out) -> Napi::Value {
+          if (st->disposed) throw make_error(e, "ERR_VLAC_DISPOSED", "the model was disposed");
+          Napi::Object js = result_to_js(e, st->model->tokenizer(), out.result, *timed_out);
+          js.Set("length", Napi::Number::New(e, static_cast<double>(out.length)));
+          return js;
+        });
+  }
+
+  // fork() -> NativeSequence (the copy is made by a job, after every job already posted)
+  Napi::Value fork(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    check_model(env);
+    Napi::Object child_obj = constructor->New({});
+    NativeSequence* child = NativeSequence::Unwrap(child_obj);
+    child->state = state;
+    child->thread = thread;
+    auto parent = seq;
+    auto target = child->seq;
+    thread->post<bool>(
+              env,
+              [parent, target]() -> bool {
+                target->create([&] { return parent->get().fork(); });
+                return true;
+              },
+              [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
+    return child_obj;
+  }
+
+  Napi::Value dispose(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto target = seq;
+    if (state->disposed) return env.Undefined();
+    return thread->post<bool>(
+        env,
+        [target]() -> bool {
+          target->sequence.reset();
+          target->disposed = true;
+          return true;
+        },
+        [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
+  }
+};
+
+Napi::FunctionReference* NativeSequence::constructor = nullptr;
+
+class NativeModel : public Napi::ObjectWrap<NativeModel> {
+ public:
+  // new NativeModel(maxQueue)
+  explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
+    const int64_t max_queue = info.Length() > 0 && info[0].IsNumber() ? arg_int(info, 0, "maxQueue") : 256;
+    thread_ = std::make_unique<InferenceThread>(info.Env(), static_cast<size_t>(std::max<int64_t>(1, max_queue)));
+  }
+
+  // load(dir, { maxContext, threads }) -> Promise<void>
+  Napi::Value load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string dir = arg_string(info, 0, "modelDir");
+    ModelOptions opts;
+    if (info[1].IsObject()) {
+      Napi::Object o = info[1].As<Napi::Object>();
+      if (o.Get("maxContext").IsNumber()) opts.max_context = o.Get("maxContext").As<Napi::Number>().Int64Value();
+      if (o.Get("threads").IsNumber()) opts.threads = o.Get("threads").As<Napi::Number>().Int32Value();
+    }
+    auto st = state_;
+    return thread_->post<bool>(
+        env, [dir, opts, st]() -> bool { st->model = Model::load(dir, opts); return true; },
+        [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
+  }
+
+  Model& model(Napi::Env env) {
+    if (state_->disposed) throw make_error(env, "ERR_VLAC_DISPOSED", "the model was disposed");
+    if (!state_->model) throw make_error(env, "ERR_VLAC_INTERNAL", "internal error (please report): model not loaded");
+    return *state_->model;
+  }
+
+  Napi::Value info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Model& m = model(env);
+    const ModelConfig& c = m.config();
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Object mi = Napi::Object::New(env);
+    mi.Set("visionLayers", c.vision.num_layers);
+    mi.Set("visionHidden", c.vision.hidden_size);
+    mi.Set("llmLayers", c.llm.num_layers);
+    mi.Set("hidden", c.llm.hidden_size);
+    mi.Set("heads", c.llm.num_heads);
+    mi.Set("kvHeads", c.llm.num_kv_heads);
+    mi.Set("vocab", c.llm.vocab_size);
+    mi.Set("imageSize", c.image_size);
+    mi.Set("imageTokens", m.image_tokens_per_tile());
+    mi.Set("maxPositionEmbeddings", c.llm.max_position_embeddings);
+    mi.Set("storedDtype", m.checkpoint().stored_dtype());
+    out.Set("model", mi);
+    Napi::Array unused = Napi::Array::New(env);
+    for (size_t i = 0; i < m.checkpoint().unused_tensors().size(); ++i)
+      unused.Set(static_cast<uint32_t>(i), m.checkpoint().unused_tensors()[i]);
+    out.Set("unusedTensors", unused);
+    out.Set("weightsBytes", static_cast<double>(m.checkpoint().weight_bytes()));
+    out.Set("kvCacheBytesPerSequence", static_cast<double>(m.kv_cache_bytes_per_sequence()));
+    out.Set("maxContext", static_cast<double>(m.max_context()));
+    out.Set("threads", num_threads());
+    out.Set("stopIds", ids_to_js(env, m.default_stop_ids()));
+    return out;
+  }
+
+  Napi::Value tokenizer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return NativeTokenizer::wrap(env, std::make_shared<Tokenizer>(model(env).tokenizer()));
+  }
+
+  // encodeTiles(tiles: Uint8Array [n, S, S, 3] | Float32Array [n, 3, S, S], n) -> Promise<Float32Array>
+  Napi::Value encode_tiles(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Model& m = model(env);
+    const int64_t n = arg_int(info, 1, "tile count");
+    const int64_t S = m.tile_size();
+    const uint64_t per_tile = static_cast<uint64_t>(S) * S * 3;
+    auto u8 = std::make_shared<std::vector<uint8_t>>();
+    auto f32 = std::make_shared<std::vector<float>>();
+    if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+      Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+      if (n < 1 || a.ElementLength() != per_tile * static_cast<uint64_t>(n))
+        throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "tiles must hold " + std::to_string(n) + " x " +
+                                                           std::to_string(S) + " x " + std::to_string(S) + " x 3 bytes");
+      u8->assign(a.Data(), a.Data() + a.ElementLength());
+    } else {
+      *f32 = float32_array(info[0], "pixels");
+      if (n < 1 || f32->size() != per_tile * static_cast<uint64_t>(n))
+        throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "pixels must hold " + std::to_string(n) + " x 3 x " +
+                                                           std::to_string(S) + " x " + std::to_string(S) + " values");
+    }
+    auto st = state_;
+    return thread_->post<std::vector<float>>(
+        env,
+        [st, u8, f32, n]() -> std::vector<float> {
+          if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
+          return u8->empty() ? st->model->encode_tiles(f32->data(), n) : st->model->encode_tiles(u8->data(), n);
+        },
+        [st](Napi::Env e, std::vector<float>& rows) -> Napi::Value {
+          if (st->disposed) throw make_error(e, "ERR_VLAC_DISPOSED", "the model was disposed");
+          Napi::Float32Array out = Napi::Float32Array::New(e, rows.size());
+          std::copy(rows.begin(), rows.end(), out.Data());
+          return out;
+        });
+  }
+
+  Napi::Value create_sequence(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    model(env);
+    Napi::Object obj = NativeSequence::constructor->New({});
+    NativeSequence* s = NativeSequence::Unwrap(obj);
+    s->state = state_;
+    s->thread = thread_.get();
+    auto target = s->seq;
+    auto st = state_;
+    thread_->post<bool>(
+        env,
+        [st, target]() -> bool {
+          target->create([&] { return st->model->create_sequence(); });
+          return true;
+        },
+        [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
+    return obj;
+  }
+
+  // dispose() -> Promise: calls in flight end at their next step and reject with ERR_VLAC_DISPOSED;
+  // queued ones reject; the weights are freed once the thread has stopped.
+  Napi::Value dispose(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    state_->disposed = true;
+    auto st = state_;
+    return thread_->shutdown(env, [st] { st->model.reset(); });
+  }
+
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "NativeModel",
+                       {
+                           InstanceMethod("load", &NativeModel::load),
+                           InstanceMethod("info", &NativeModel::info),
+                           InstanceMethod("tokenizer", &NativeModel::tokenizer),
+                           InstanceMethod("encodeTiles", &NativeModel::encode_tiles),
+                           InstanceMethod("createSequence", &NativeModel::create_sequence),
+                           InstanceMethod("dispose", &NativeModel::dispose),
+                       });
+  }
+
+ private:
+  std::shared_ptr<ModelState> state_ = std::make_shared<ModelState>();
+  std::unique_ptr<InferenceThread> thread_;
+};
+
+Napi::Value cpu_info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array features = Napi::Array::New(env);
+  const auto names = cpu_feature_names();
+  for (size_t i = 0; i < names.size(); ++i) features.Set(static_cast<uint32_t>(i), names[i]);
+  out.Set("features", features);
+  out.Set("threads", num_threads());
+  return out;
+}
+
+}  // namespace
+
+void register_model_bindings(Napi::Env env, Napi::Object exports) {
+  Napi::Function token_ctor = CancelToken::DefineClass(env, "CancelToken", {CancelToken::InstanceMethod("cancel", &CancelToken::cancel)});
+  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(token_ctor)));
+  exports.Set("CancelToken", token_ctor);
+
+  Napi::Function seq_ctor = NativeSequence::DefineClass(env, "NativeSequence",
+                                                        {
+                                                            NativeSequence::InstanceMethod("prefill", &NativeSequence::prefill),
+                                                            NativeSequence::InstanceMethod("generate", &NativeSequence::generate),
+                                                            NativeSequence::InstanceMethod("fork", &NativeSequence::fork),
+                                                            NativeSequence::InstanceMethod("dispose", &NativeSequence::dispose),
+                                                        });
+  NativeSequence::constructor = new Napi::FunctionReference(Napi::Persistent(seq_ctor));
+  exports.Set("NativeSequence", seq_ctor);
+  exports.Set("NativeModel", NativeModel::define(env));
+  exports.Set("cpuInfo", Napi::Function::New(env, cpu_info, "cpuInfo"));
+}
 
 }  // namespace vlac::napi

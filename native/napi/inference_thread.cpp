@@ -1,0 +1,144 @@
+#include "napi/inference_thread.h"
+
+#include "common/error.h"
+#include "napi/errors.h"
+
+namespace vlac::napi {
+
+InferenceThread::InferenceThread(Napi::Env env, size_t max_queue) : max_queue_(max_queue) {
+  tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                        "vlac-inference", 0, 1);
+  tsfn_.Unref(env);  // an idle engine must not keep the process alive
+  thread_ = std::thread([this] { loop(); });
+}
+
+InferenceThread::~InferenceThread() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t InferenceThread::queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.size();
+}
+
+Napi::Promise InferenceThread::enqueue(Napi::Env env, std::function<void()> run,
+                                       std::function<Napi::Value(Napi::Env)> settle) {
+  auto* job = new Job{this, std::move(run), std::move(settle), Napi::Promise::Deferred::New(env), nullptr};
+  Napi::Promise promise = job->deferred.Promise();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) {
+      job->deferred.Reject(make_error(env, "ERR_VLAC_DISPOSED", "the model was disposed").Value());
+      delete job;
+      return promise;
+    }
+    if (queue_.size() >= max_queue_) {
+      job->deferred.Reject(make_error(env, "ERR_VLAC_BUSY", "the request queue is full (maxQueue " +
+                                                                std::to_string(max_queue_) + ")").Value());
+      delete job;
+      return promise;
+    }
+    queue_.push_back(job);
+  }
+  if (pending_++ == 0 && !refed_) {
+    tsfn_.Ref(env);
+    refed_ = true;
+  }
+  wake_.notify_one();
+  return promise;
+}
+
+void InferenceThread::loop() {
+  for (;;) {
+    Job* job = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left
+      job = queue_.front();
+      queue_.pop_front();
+      if (stopping_ && job->run) job->rejected_disposed = true;  // queued before dispose: never run
+    }
+    if (job->run && !job->rejected_disposed) {
+      try {
+        job->run();
+      } catch (...) {
+        job->error = std::current_exception();
+      }
+    }
+    tsfn_.BlockingCall(job, finish);
+  }
+}
+
+void InferenceThread::finish(Napi::Env env, Napi::Function, Job* job) {
+  Napi::HandleScope scope(env);
+  InferenceThread* owner = job->owner;
+  const bool is_shutdown = !job->run;
+  if (job->rejected_disposed) {
+    job->deferred.Reject(make_error(env, "ERR_VLAC_DISPOSED", "the model was disposed").Value());
+  } else {
+    try {
+      if (job->error) std::rethrow_exception(job->error);
+      job->deferred.Resolve(guard(env, [&] { return job->settle(env); }));
+    } catch (const Napi::Error& e) {
+      job->deferred.Reject(e.Value());
+    } catch (const vlac::Error& e) {
+      job->deferred.Reject(make_error(env, e).Value());
+    } catch (const std::bad_alloc&) {
+      job->deferred.Reject(make_error(env, "ERR_VLAC_OUT_OF_MEMORY", "host memory allocation failed").Value());
+    } catch (const std::exception& e) {
+      job->deferred.Reject(
+          make_error(env, "ERR_VLAC_INTERNAL", std::string("internal error (please report): ") + e.what()).Value());
+    }
+  }
+  delete job;
+  if (!is_shutdown) owner->settled(env);
+}
+
+void InferenceThread::settled(Napi::Env env) {
+  if (pending_ > 0 && --pending_ == 0 && refed_ && !stopping_) {
+    tsfn_.Unref(env);
+    refed_ = false;
+  }
+}
+
+Napi::Promise InferenceThread::shutdown(Napi::Env env, std::function<void()> after) {
+  // The shutdown job goes last in the queue and is always run: it marks everything queued before it
+  // (not yet started) as disposed, then its settle joins the exited thread and runs `after`.
+  auto* job = new Job{this, nullptr, nullptr, Napi::Promise::Deferred::New(env), nullptr};
+  Napi::Promise promise = job->deferred.Promise();
+  job->settle = [this, after](Napi::Env e) -> Napi::Value {
+    if (thread_.joinable()) thread_.join();
+    if (refed_) {
+      tsfn_.Unref(e);
+      refed_ = false;
+    }
+    tsfn_.Release();
+    after();
+    return e.Undefined();
+  };
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) {
+      delete job;
+      auto d = Napi::Promise::Deferred::New(env);
+      d.Resolve(env.Undefined());
+      return d.Promise();
+    }
+    stopping_ = true;
+    queue_.push_back(job);
+  }
+  if (!refed_) {
+    tsfn_.Ref(env);
+    refed_ = true;
+  }
+  wake_.notify_one();
+  return promise;
+}
+
+}  // namespace vlac::napi

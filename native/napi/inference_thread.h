@@ -1,0 +1,66 @@
+// The engine's dedicated inference thread for one model (toolchain.md: not the libuv pool, whose
+// four threads sharp, fs and dns share). JS calls only enqueue a job and get a Promise; the job runs
+// here, and its result is turned into JS values back on the JS thread through a thread-safe
+// function. The queue is bounded (maxQueue: ERR_VLAC_BUSY), and shutdown() rejects what is still
+// queued with ERR_VLAC_DISPOSED.
+#pragma once
+
+#include <napi.h>
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace vlac::napi {
+
+class InferenceThread {
+ public:
+  InferenceThread(Napi::Env env, size_t max_queue);
+  ~InferenceThread();
+
+  // Runs `work` on the inference thread; `to_js` converts its result on the JS thread. Errors
+  // thrown by either reject the promise with the matching VlacError code.
+  template <typename R>
+  Napi::Promise post(Napi::Env env, std::function<R()> work, std::function<Napi::Value(Napi::Env, R&)> to_js) {
+    auto result = std::make_shared<std::unique_ptr<R>>();
+    return enqueue(
+        env, [work, result] { *result = std::make_unique<R>(work()); },
+        [to_js, result](Napi::Env e) { return to_js(e, **result); });
+  }
+
+  // Stops taking jobs, rejects the queued ones, and resolves the returned promise once the job in
+  // flight (if any) has finished and the thread has exited; then `after` runs on the JS thread.
+  Napi::Promise shutdown(Napi::Env env, std::function<void()> after);
+  bool stopped() const { return stopping_; }
+  size_t queued() const;
+
+ private:
+  struct Job {
+    InferenceThread* owner;
+    std::function<void()> run;
+    std::function<Napi::Value(Napi::Env)> settle;
+    Napi::Promise::Deferred deferred;
+    std::exception_ptr error;
+    bool rejected_disposed = false;
+  };
+  Napi::Promise enqueue(Napi::Env env, std::function<void()> run, std::function<Napi::Value(Napi::Env)> settle);
+  void loop();
+  static void finish(Napi::Env env, Napi::Function, Job* job);
+  void settled(Napi::Env env);  // one job fewer pending: unref the thread-safe function when idle
+
+  Napi::ThreadSafeFunction tsfn_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job*> queue_;
+  size_t max_queue_;
+  size_t pending_ = 0;  // jobs posted and not yet settled (JS thread only)
+  bool stopping_ = false;
+  bool refed_ = false;
+};
+
+}  // namespace vlac::napi
