@@ -1,5 +1,6 @@
 #include "tokenizer/bpe.h"
 
+#include <cstdint>
 #include <functional>
 #include <queue>
 #include <unordered_map>
