@@ -380,6 +380,102 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     return obj;
   }
 
+  // generateBatch([{ ids: Int32Array, tiles?: Uint8Array, nTiles }], options, cancelToken?)
+  //   -> Promise<{ replies: [...], timing: { encodeMs, prefillMs, decodeMs } }>
+  // One batched call of the task layer: every request's tiles go through the ViT in one pass, every
+  // prompt is prefilled in one batched forward, then each reply is decoded.
+  Napi::Value generate_batch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Model& m = model(env);
+    if (!info[0].IsArray()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "requests must be an array");
+    if (!info[1].IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "options must be an object");
+    struct Request {
+      std::vector<int32_t> ids;
+      int64_t n_tiles = 0;
+    };
+    Napi::Array arr = info[0].As<Napi::Array>();
+    auto requests = std::make_shared<std::vector<Request>>(arr.Length());
+    auto tiles = std::make_shared<std::vector<uint8_t>>();
+    const uint64_t per_tile = static_cast<uint64_t>(m.tile_size()) * m.tile_size() * 3;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      if (!arr.Get(i).IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "requests[" + std::to_string(i) + "] must be an object");
+      Napi::Object r = arr.Get(i).As<Napi::Object>();
+      (*requests)[i].ids = int32_array(r.Get("ids"), "ids");
+      if (r.Get("tiles").IsTypedArray()) {
+        Napi::Uint8Array t = r.Get("tiles").As<Napi::Uint8Array>();
+        if (t.ElementLength() % per_tile != 0)
+          throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "requests[" + std::to_string(i) + "].tiles has a partial tile");
+        (*requests)[i].n_tiles = static_cast<int64_t>(t.ElementLength() / per_tile);
+        tiles->insert(tiles->end(), t.Data(), t.Data() + t.ElementLength());
+      }
+    }
+    Napi::Object o = info[1].As<Napi::Object>();
+    auto opts = std::make_shared<GenerateOptions>(generate_options(o));
+    auto timed_out = std::make_shared<std::atomic<bool>>(false);
+    const double timeout = o.Get("timeoutMs").IsNumber() ? o.Get("timeoutMs").As<Napi::Number>().DoubleValue() : 0;
+    opts->should_abort = abort_rule(state_, cancel_state(info[2]), timeout, timed_out);
+    struct Out {
+      std::vector<GenerateResult> results;
+      double encode_ms = 0, prefill_ms = 0, decode_ms = 0;
+    };
+    auto st = state_;
+    return thread_->post<Out>(
+        env,
+        [st, requests, tiles, opts]() -> Out {
+          if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
+          const Model& model = *st->model;
+          Out out;
+          auto ms_since = [](Clock::time_point t0) {
+            return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+          };
+          auto t0 = Clock::now();
+          int64_t total_tiles = static_cast<int64_t>(tiles->size() / (model.tile_size() * model.tile_size() * 3));
+          std::vector<float> rows;
+          if (total_tiles > 0) rows = model.encode_tiles(tiles->data(), total_tiles);
+          out.encode_ms = ms_since(t0);
+          if (opts->should_abort()) fail(ErrorCode::Aborted, "the call was aborted");
+
+          t0 = Clock::now();
+          std::vector<std::unique_ptr<Sequence>> seqs;
+          std::vector<PrefillRequest> prefill;
+          const int64_t row_floats = model.image_tokens_per_tile() * model.hidden_size();
+          int64_t tile_at = 0;
+          for (auto& r : *requests) {
+            seqs.push_back(model.create_sequence());
+            PrefillRequest p;
+            p.sequence = seqs.back().get();
+            p.ids = r.ids.data();
+            p.n_ids = static_cast<int64_t>(r.ids.size());
+            p.image_rows = r.n_tiles ? rows.data() + tile_at * row_floats : nullptr;
+            p.n_image_rows = r.n_tiles * model.image_tokens_per_tile();
+            tile_at += r.n_tiles;
+            prefill.push_back(p);
+          }
+          prefill_batch(prefill);
+          out.prefill_ms = ms_since(t0);
+
+          t0 = Clock::now();
+          for (auto& s : seqs) out.results.push_back(s->generate(*opts));
+          out.decode_ms = ms_since(t0);
+          return out;
+        },
+        [st, timed_out](Napi::Env e, Out& out) -> Napi::Value {
+          if (st->disposed) throw make_error(e, "ERR_VLAC_DISPOSED", "the model was disposed");
+          Napi::Object js = Napi::Object::New(e);
+          Napi::Array replies = Napi::Array::New(e, out.results.size());
+          for (size_t i = 0; i < out.results.size(); ++i)
+            replies.Set(static_cast<uint32_t>(i), result_to_js(e, st->model->tokenizer(), out.results[i], *timed_out));
+          js.Set("replies", replies);
+          Napi::Object timing = Napi::Object::New(e);
+          timing.Set("encodeMs", out.encode_ms);
+          timing.Set("prefillMs", out.prefill_ms);
+          timing.Set("decodeMs", out.decode_ms);
+          js.Set("timing", timing);
+          js.Set("timedOut", Napi::Boolean::New(e, *timed_out));
+          return js;
+        });
+  }
+
   // dispose() -> Promise: calls in flight end at their next step and reject with ERR_VLAC_DISPOSED;
   // queued ones reject; the weights are freed once the thread has stopped.
   Napi::Value dispose(const Napi::CallbackInfo& info) {
@@ -397,6 +493,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
                            InstanceMethod("tokenizer", &NativeModel::tokenizer),
                            InstanceMethod("encodeTiles", &NativeModel::encode_tiles),
                            InstanceMethod("createSequence", &NativeModel::create_sequence),
+                           InstanceMethod("generateBatch", &NativeModel::generate_batch),
                            InstanceMethod("dispose", &NativeModel::dispose),
                        });
   }

@@ -1,0 +1,258 @@
+// The Vlac class (api.md §1-§5): loads a checkpoint folder onto a native backend and exposes the
+// low-level calls (preprocess, encodeImages, sequences) and the VLAC task methods.
+import { statSync } from 'node:fs';
+import { VlacError, badArgument, callNative } from './errors.js';
+import { preprocessImage, type ImageInput, type PreprocessOptions, type PreprocessedImage } from './images.js';
+import { loadNative, nativeBinaryPath } from './native.js';
+import {
+  Sequence, nativeGenerateOptions, runCancellable, type Embeddings, type NativeSequenceHandle, type SequenceHost,
+} from './sequence.js';
+import { Tokenizer } from './tokenizer.js';
+import { integerIn, oneOf, optionsObject } from './validate.js';
+import { VERSION } from './version.js';
+
+export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+
+export interface LoadOptions {
+  device?: Device;
+  weights?: 'auto' | 'bf16' | 'int8';
+  threads?: number;
+  maxContext?: number;
+  maxBatch?: number;
+  maxQueue?: number;
+  cache?: { frameBytes?: number; prefixBytes?: number };
+}
+
+export interface VlacInfo {
+  version: string;
+  binary: string;
+  backend: 'cpu' | 'cuda';
+  device: string;
+  cpuFeatures: string[];
+  threads: number;
+  cuda: { available: true; driver: string; runtime: string; name: string; computeCapability: string; memoryBytes: number }
+    | { available: false; reason: string };
+  weights: 'bf16' | 'int8';
+  model: {
+    visionLayers: number; visionHidden: number; llmLayers: number; hidden: number; heads: number; kvHeads: number;
+    vocab: number; imageSize: number; imageTokens: number; maxPositionEmbeddings: number; storedDtype: string;
+  };
+  unusedTensors: string[];
+  memory: { weightsBytes: number; kvCacheBytes: number; cacheBytes: number };
+}
+
+interface NativeModelHandle {
+  load(dir: string, options: { maxContext: number; threads?: number }): Promise<void>;
+  info(): {
+    model: VlacInfo['model']; unusedTensors: string[]; weightsBytes: number; kvCacheBytesPerSequence: number;
+    maxContext: number; threads: number; stopIds: Int32Array;
+  };
+  tokenizer(): ConstructorParameters<typeof Tokenizer>[0];
+  encodeTiles(tiles: Uint8Array | Float32Array, n: number): Promise<Float32Array>;
+  createSequence(): NativeSequenceHandle;
+  generateBatch(requests: { ids: Int32Array; tiles?: Uint8Array }[], options: object, token?: object): Promise<{
+    replies: { ids: Int32Array; text: string; finishReason: 'stop' | 'length' | 'aborted'; steps: never[]; timedOut: boolean }[];
+    timing: { encodeMs: number; prefillMs: number; decodeMs: number };
+    timedOut: boolean;
+  }>;
+  dispose(): Promise<void>;
+}
+
+interface NativeModule {
+  NativeModel: new (maxQueue: number) => NativeModelHandle;
+  CancelToken: new () => { cancel(): void };
+  cpuInfo(): { features: string[]; threads: number };
+}
+
+let warnedUnused = false;
+
+export class Vlac implements SequenceHost {
+  readonly tokenizer: Tokenizer;
+  readonly maxContext: number;
+  #native: NativeModelHandle;
+  #module: NativeModule;
+  #info: VlacInfo;
+  #disposed = false;
+  #disposing: Promise<void> | undefined;
+  #sequences = new Set<Sequence>();
+
+  private constructor(module: NativeModule, native: NativeModelHandle, info: VlacInfo) {
+    this.#module = module;
+    this.#native = native;
+    this.#info = info;
+    this.maxContext = native.info().maxContext;
+    this.tokenizer = new Tokenizer(native.tokenizer());
+  }
+
+  /** Loads and validates a VLAC / InternVL2 checkpoint folder (api.md §1). */
+  static async load(modelDir: string, options: LoadOptions = {}): Promise<Vlac> {
+    if (typeof modelDir !== 'string' || modelDir.length === 0) throw badArgument('modelDir must be a non-empty string');
+    const o = optionsObject<LoadOptions>(options, 'options');
+    const device = o.device ?? 'auto';
+    if (typeof device !== 'string' || !/^(auto|cpu|cuda|cuda:\d+)$/.test(device))
+      throw badArgument(`device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got ${JSON.stringify(device)}`);
+    const weights = oneOf(o.weights, 'weights', ['auto', 'bf16', 'int8'] as const, 'auto');
+    const threads = o.threads === undefined ? undefined : integerIn(o.threads, 'threads', 1, 1024);
+    const maxContext = integerIn(o.maxContext, 'maxContext', 16, 1 << 20, 4096);
+    integerIn(o.maxBatch, 'maxBatch', 1, 4096, 16);
+    const maxQueue = integerIn(o.maxQueue, 'maxQueue', 1, 1 << 20, 256);
+    if (o.cache !== undefined) optionsObject(o.cache, 'cache');
+    if (device.startsWith('cuda'))
+      throw new VlacError('ERR_VLAC_CUDA_UNAVAILABLE',
+        `device '${device}' was asked for, but this build of vlac-engine has no CUDA backend; use device 'cpu' or 'auto'`);
+    if (weights === 'int8')
+      throw badArgument("weights 'int8' is not available in this version of vlac-engine; use 'bf16' or 'auto'");
+    let st;
+    try {
+      st = statSync(modelDir);
+    } catch {
+      throw new VlacError('ERR_VLAC_NOT_FOUND', `model folder ${modelDir} does not exist`);
+    }
+    if (!st.isDirectory()) throw new VlacError('ERR_VLAC_NOT_FOUND', `${modelDir} is not a folder`);
+
+    const module = loadNative() as unknown as NativeModule;
+    const native = callNative(() => new module.NativeModel(maxQueue));
+    try {
+      await native.load(modelDir, { maxContext, ...(threads ? { threads } : {}) });
+    } catch (err) {
+      await native.dispose().catch(() => undefined);
+      throw VlacError.from(err);
+    }
+    const n = native.info();
+    const cpu = module.cpuInfo();
+    const info: VlacInfo = {
+      version: VERSION,
+      binary: nativeBinaryPath() ?? '',
+      backend: 'cpu',
+      device: 'cpu',
+      cpuFeatures: cpu.features,
+      threads: n.threads,
+      cuda: { available: false, reason: 'this build of vlac-engine has no CUDA backend' },
+      weights: 'bf16',
+      model: n.model,
+      unusedTensors: n.unusedTensors,
+      memory: { weightsBytes: n.weightsBytes, kvCacheBytes: 0, cacheBytes: 0 },
+    };
+    if (info.unusedTensors.length > 0 && !warnedUnused) {
+      warnedUnused = true;
+      process.emitWarning(
+        `${modelDir}: ${info.unusedTensors.length} tensor(s) in the checkpoint are not used by the architecture ` +
+          `(${info.unusedTensors.slice(0, 3).join(', ')}${info.unusedTensors.length > 3 ? ', ...' : ''}); see vlac.info.unusedTensors`,
+        { code: 'VLAC_UNUSED_TENSORS' },
+      );
+    }
+    return new Vlac(module, native, info);
+  }
+
+  get info(): VlacInfo {
+    return { ...this.#info, memory: { ...this.#info.memory } };
+  }
+
+  /** @internal */
+  checkAlive(): void {
+    if (this.#disposed) throw new VlacError('ERR_VLAC_DISPOSED', 'the model was disposed');
+  }
+
+  /** @internal */
+  newCancelToken(): { cancel(): void } {
+    return new this.#module.CancelToken();
+  }
+
+  /** Decodes and preprocesses one image into model tiles (api.md §2). */
+  async preprocess(image: ImageInput, options: PreprocessOptions = {}): Promise<PreprocessedImage> {
+    this.checkAlive();
+    return preprocessImage(image, options, 0);
+  }
+
+  /** Image rows for the LLM: 256 per tile (api.md §2). Inputs may be preprocessed results or ImageInputs. */
+  async encodeImages(images: (PreprocessedImage | ImageInput)[]): Promise<Embeddings> {
+    this.checkAlive();
+    if (!Array.isArray(images) || images.length === 0) throw badArgument('images must be a non-empty array');
+    const tiles = await this.#tiles(images);
+    const data = await this.#call(() => this.#native.encodeTiles(tiles.uint8, tiles.count));
+    const hidden = this.#info.model.hidden;
+    return { tokens: data.length / hidden, hidden, data };
+  }
+
+  async #tiles(images: (PreprocessedImage | ImageInput)[]): Promise<{ uint8: Uint8Array; count: number }> {
+    const done = await Promise.all(images.map((img, i) => (isPreprocessed(img) ? img : preprocessImage(img as ImageInput, {}, i))));
+    const count = done.reduce((n, p) => n + p.tiles, 0);
+    const uint8 = new Uint8Array(done.reduce((n, p) => n + p.uint8.length, 0));
+    let at = 0;
+    for (const p of done) {
+      uint8.set(p.uint8, at);
+      at += p.uint8.length;
+    }
+    return { uint8, count };
+  }
+
+  /** @internal rows for Sequence.prefill's `images` */
+  async encodeForPrefill(images: unknown): Promise<Float32Array | undefined> {
+    if (images === undefined) return undefined;
+    if (isEmbeddings(images)) return images.data;
+    if (!Array.isArray(images)) throw badArgument('images must be an array of images or the result of encodeImages');
+    if (images.length === 0) return undefined;
+    return (await this.encodeImages(images)).data;
+  }
+
+  createSequence(): Sequence {
+    this.checkAlive();
+    const seq = new Sequence(this, callNative(() => this.#native.createSequence()));
+    return seq;
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw VlacError.from(err);
+    }
+  }
+
+  /** @internal one batched model call of the task layer. */
+  async nativeGenerateBatch(requests: { ids: Int32Array; images: ImageInput[] }[], options: {
+    maxTokens: number; logprobs?: number; signal?: AbortSignal; timeoutMs?: number; temperature?: number; topK?: number;
+    topP?: number; seed?: number;
+  }) {
+    this.checkAlive();
+    const t0 = performance.now();
+    const prepared = await Promise.all(requests.map(async (r) => ({
+      ids: r.ids,
+      ...(r.images.length ? { tiles: (await this.#tiles(r.images)).uint8 } : {}),
+    })));
+    const decodeImagesMs = performance.now() - t0;
+    const total = requests.reduce((n, r) => n + r.ids.length, 0);
+    for (const r of requests) {
+      if (r.ids.length + options.maxTokens > this.maxContext)
+        throw new VlacError('ERR_VLAC_CONTEXT_FULL',
+          `a prompt of ${r.ids.length} tokens + maxTokens ${options.maxTokens} exceeds maxContext ${this.maxContext}`);
+    }
+    void total;
+    const native = nativeGenerateOptions({ ...options, logprobs: options.logprobs ?? 10 }, this.tokenizer);
+    const out = await runCancellable(this, options.signal, (token) => this.#native.generateBatch(prepared, native, token));
+    if (out.timedOut) throw new VlacError('ERR_VLAC_TIMEOUT', `the call passed timeoutMs ${options.timeoutMs}`);
+    if (options.signal?.aborted) throw new VlacError('ERR_VLAC_ABORTED', 'the call was aborted');
+    return { replies: out.replies, timing: { decodeImagesMs, ...out.timing } };
+  }
+
+  /** Frees everything; calls in flight reject with ERR_VLAC_DISPOSED. A second call is a no-op. */
+  async dispose(): Promise<void> {
+    if (this.#disposing) return this.#disposing;
+    this.#disposed = true;
+    this.#disposing = this.#native.dispose().catch(() => undefined);
+    return this.#disposing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+function isPreprocessed(v: unknown): v is PreprocessedImage {
+  return typeof v === 'object' && v !== null && 'tiles' in v && 'uint8' in v && (v as PreprocessedImage).uint8 instanceof Uint8Array
+    && typeof (v as PreprocessedImage).tiles === 'number';
+}
+
+function isEmbeddings(v: unknown): v is Embeddings {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && (v as Embeddings).data instanceof Float32Array;
+}
