@@ -10,6 +10,8 @@ import {
 import { Tokenizer } from './tokenizer.js';
 import { integerIn, oneOf, optionsObject } from './validate.js';
 import { VERSION } from './version.js';
+import { VlacTasks } from './tasks/vlac-tasks.js';
+import type { GenerateOptions as TaskGenerateOptions, ModelRequest, Reply, TaskBackend } from './tasks/types.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
@@ -66,7 +68,22 @@ interface NativeModule {
 
 let warnedUnused = false;
 
-export class Vlac implements SequenceHost {
+// The task layer's model calls, answered by the native engine: one batched call per request list.
+class NativeBackend implements TaskBackend {
+  vlac: Vlac | undefined;
+  constructor(readonly tokenizer: Tokenizer, readonly imageTokens: number) {}
+
+  async generate(requests: ModelRequest[], opts: TaskGenerateOptions): Promise<Reply[]> {
+    const vlac = this.vlac!;
+    const out = await vlac.nativeGenerateBatch(requests as { ids: Int32Array; images: ImageInput[] }[], opts);
+    return out.replies.map((r) => ({
+      text: r.text, ids: r.ids, steps: r.steps, finishReason: r.finishReason,
+      timing: { ...out.timing, decodeImagesMs: out.timing.decodeImagesMs },
+    }));
+  }
+}
+
+export class Vlac extends VlacTasks implements SequenceHost {
   readonly tokenizer: Tokenizer;
   readonly maxContext: number;
   #native: NativeModelHandle;
@@ -74,14 +91,16 @@ export class Vlac implements SequenceHost {
   #info: VlacInfo;
   #disposed = false;
   #disposing: Promise<void> | undefined;
-  #sequences = new Set<Sequence>();
 
-  private constructor(module: NativeModule, native: NativeModelHandle, info: VlacInfo) {
+  private constructor(module: NativeModule, native: NativeModelHandle, info: VlacInfo, tokenizer: Tokenizer) {
+    const backend = new NativeBackend(tokenizer, info.model.imageTokens);
+    super(backend);
+    backend.vlac = this;
     this.#module = module;
     this.#native = native;
     this.#info = info;
     this.maxContext = native.info().maxContext;
-    this.tokenizer = new Tokenizer(native.tokenizer());
+    this.tokenizer = tokenizer;
   }
 
   /** Loads and validates a VLAC / InternVL2 checkpoint folder (api.md §1). */
@@ -141,7 +160,7 @@ export class Vlac implements SequenceHost {
         { code: 'VLAC_UNUSED_TENSORS' },
       );
     }
-    return new Vlac(module, native, info);
+    return new Vlac(module, native, info, new Tokenizer(native.tokenizer()));
   }
 
   get info(): VlacInfo {
@@ -168,22 +187,10 @@ export class Vlac implements SequenceHost {
   async encodeImages(images: (PreprocessedImage | ImageInput)[]): Promise<Embeddings> {
     this.checkAlive();
     if (!Array.isArray(images) || images.length === 0) throw badArgument('images must be a non-empty array');
-    const tiles = await this.#tiles(images);
+    const tiles = await tilesOf(images);
     const data = await this.#call(() => this.#native.encodeTiles(tiles.uint8, tiles.count));
     const hidden = this.#info.model.hidden;
     return { tokens: data.length / hidden, hidden, data };
-  }
-
-  async #tiles(images: (PreprocessedImage | ImageInput)[]): Promise<{ uint8: Uint8Array; count: number }> {
-    const done = await Promise.all(images.map((img, i) => (isPreprocessed(img) ? img : preprocessImage(img as ImageInput, {}, i))));
-    const count = done.reduce((n, p) => n + p.tiles, 0);
-    const uint8 = new Uint8Array(done.reduce((n, p) => n + p.uint8.length, 0));
-    let at = 0;
-    for (const p of done) {
-      uint8.set(p.uint8, at);
-      at += p.uint8.length;
-    }
-    return { uint8, count };
   }
 
   /** @internal rows for Sequence.prefill's `images` */
@@ -218,16 +225,14 @@ export class Vlac implements SequenceHost {
     const t0 = performance.now();
     const prepared = await Promise.all(requests.map(async (r) => ({
       ids: r.ids,
-      ...(r.images.length ? { tiles: (await this.#tiles(r.images)).uint8 } : {}),
+      ...(r.images.length ? { tiles: (await tilesOf(r.images)).uint8 } : {}),
     })));
     const decodeImagesMs = performance.now() - t0;
-    const total = requests.reduce((n, r) => n + r.ids.length, 0);
     for (const r of requests) {
       if (r.ids.length + options.maxTokens > this.maxContext)
         throw new VlacError('ERR_VLAC_CONTEXT_FULL',
           `a prompt of ${r.ids.length} tokens + maxTokens ${options.maxTokens} exceeds maxContext ${this.maxContext}`);
     }
-    void total;
     const native = nativeGenerateOptions({ ...options, logprobs: options.logprobs ?? 10 }, this.tokenizer);
     const out = await runCancellable(this, options.signal, (token) => this.#native.generateBatch(prepared, native, token));
     if (out.timedOut) throw new VlacError('ERR_VLAC_TIMEOUT', `the call passed timeoutMs ${options.timeoutMs}`);
@@ -246,6 +251,20 @@ export class Vlac implements SequenceHost {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+// The uint8 tiles of images (preprocessed already, or ImageInputs preprocessed the VLAC way),
+// concatenated in order.
+async function tilesOf(images: (PreprocessedImage | ImageInput)[]): Promise<{ uint8: Uint8Array; count: number }> {
+  const done = await Promise.all(images.map((img, i) => (isPreprocessed(img) ? img : preprocessImage(img as ImageInput, {}, i))));
+  const count = done.reduce((n, p) => n + p.tiles, 0);
+  const uint8 = new Uint8Array(done.reduce((n, p) => n + p.uint8.length, 0));
+  let at = 0;
+  for (const p of done) {
+    uint8.set(p.uint8, at);
+    at += p.uint8.length;
+  }
+  return { uint8, count };
 }
 
 function isPreprocessed(v: unknown): v is PreprocessedImage {
