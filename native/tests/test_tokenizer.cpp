@@ -355,6 +355,19 @@ TEST_CASE("decode rejects ids outside the vocabulary and accepts an empty list")
   CHECK(t.encode("", true) == std::vector<int32_t>{1});
 }
 
+// Best of 20 encodes of ~2,800 tokens. A Release build takes about 0.7 ms on the 2-core dev machine;
+// sanitizer and unoptimised builds about 9 ms. An O(n^2) merge loop would take far longer than both.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VLAC_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(VLAC_TEST_SANITIZED) || !defined(NDEBUG)
+constexpr double kEncodeBudgetMs = 60.0;
+#else
+constexpr double kEncodeBudgetMs = 3.0;
+#endif
+
 TEST_CASE("encoding a 2,500-token prompt takes well under a few milliseconds") {
   const Tokenizer& t = internlm2();
   const json corpus = read_own_corpus();
@@ -371,9 +384,7 @@ TEST_CASE("encoding a 2,500-token prompt takes well under a few milliseconds") {
     best_ms = std::min(best_ms, ms);
   }
   MESSAGE("encode: ", tokens, " tokens (", text.size(), " bytes) in ", best_ms, " ms");
-  // Release builds take well under 1 ms; the bound leaves room for sanitizer builds and still
-  // catches an O(n^2) merge loop, which takes tens of milliseconds here.
-  CHECK(best_ms < 15.0);
+  CHECK(best_ms < kEncodeBudgetMs);
 }
 
 TEST_CASE("BPE merges the highest-scoring pair first and the leftmost among equal scores") {
