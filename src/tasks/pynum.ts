@@ -3,9 +3,10 @@
 // float() acceptance, str.isdigit(), format(v, '.Nf') (round-half-even on the exact binary value),
 // repr(float) as str.format('{}') prints it, and the sign-of-divisor modulo.
 
-// Characters Python's str.strip()/float() treat as whitespace (str.isspace, Unicode 14).
+// Characters float() strips as whitespace: str.isspace (Unicode 14) except the ASCII separators
+// 0x1C-0x1F, which float() rejects.
 const PY_SPACE = new Set<number>([
-  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680,
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680,
   0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
   0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
 ]);
@@ -36,7 +37,7 @@ export function pyIsDigit(s: string): boolean {
   return true;
 }
 
-/** Python `str.strip()` with no argument. */
+/** The whitespace stripping of Python's float(). */
 export function pyStrip(s: string): string {
   const cps = Array.from(s);
   let a = 0;
