@@ -81,8 +81,7 @@ double reference_support(Filter filter) {
   return 0.0;
 }
 
-// Resamples `lines` lines of `in_size` samples (sample i of line l at data[l * line_step + i * step])
-// to out_size samples each, written densely as [line][out][3] with 3 interleaved channels.
+// A double-precision image, height x width x 3.
 struct Plane {
   int width, height;
   std::vector<double> v;  // height x width x 3
@@ -101,14 +100,13 @@ Plane reference_axis(Plane& in, int out_size, bool horizontal, Filter filter) {
     const double center = (o + 0.5) * scale;
     const int lo = std::max(0, static_cast<int>(std::floor(center - support)) - 1);
     const int hi = std::min(in_size, static_cast<int>(std::ceil(center + support)) + 1);
+    std::vector<double> w(hi - lo);
+    double weight = 0.0;
+    for (int i = lo; i < hi; ++i) weight += w[i - lo] = reference_kernel(filter, (i + 0.5 - center) / widen);
     for (int line = 0; line < lines; ++line) {
       for (int c = 0; c < 3; ++c) {
-        double sum = 0.0, weight = 0.0;
-        for (int i = lo; i < hi; ++i) {
-          const double w = reference_kernel(filter, (i + 0.5 - center) / widen);
-          sum += w * (horizontal ? in.at(i, line, c) : in.at(line, i, c));
-          weight += w;
-        }
+        double sum = 0.0;
+        for (int i = lo; i < hi; ++i) sum += w[i - lo] * (horizontal ? in.at(i, line, c) : in.at(line, i, c));
         const double v = std::min(255.0, std::max(0.0, sum / weight));
         (horizontal ? out.at(o, line, c) : out.at(line, o, c)) = v;
       }
