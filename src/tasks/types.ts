@@ -262,3 +262,35 @@ export interface RenderedPrompt {
   /** The user text before rendering. */
   query: string;
 }
+
+export interface CriticStreamOptions {
+  task: string;
+  reference?: ImageInput[];
+  refNum?: number;
+  rich?: boolean;
+  think?: boolean;
+  maxTokens?: number;
+  /** Plain done on every pushed frame (rich, as in trajectoryCritic). */
+  done?: false | { threshold?: number };
+}
+
+export interface PushOptions { signal?: AbortSignal; timeoutMs?: number }
+
+export interface PushResult extends ReplyFields {
+  /** 0 for the first frame, then one per push. */
+  index: number;
+  /** The critic of this frame against the previous one (null for the first frame or an unparsable reply). */
+  critic: number | null;
+  progress?: Progress;
+  /** The running value, as trajectoryCritic's value[index] with skip 1. */
+  value: number;
+  done?: boolean;
+  doneValue?: number;
+  timing: Timing;
+}
+
+export interface CriticStreamHandle {
+  push(frame: ImageInput, options?: PushOptions): Promise<PushResult>;
+  reset(): void;
+  close(): void;
+}

@@ -12,17 +12,21 @@ export function criticToValue(critics: readonly number[], mode: ValueMode = 'sim
   const values = [0];
   let v = 0;
   for (const c of critics) {
-    if (c > 0 || mode === 'simple') {
-      v = v + ((100 - v) * c) / 100;
-    } else if (mode === 'mix_f' && v <= 50) {
-      v = v + (v * c) / 100;
-    } else if (c > -100) {
-      const ratio = 100 - (Math.max(100 - v, 1) / (100 + c)) * 100;
-      v = mode === 'mix_f' ? Math.max(10, ratio) : ratio;
-    } // else: keep v rather than divide by zero or flip the sign (Q21)
+    v = nextValue(v, c, mode);
     values.push(v);
   }
   return values;
+}
+
+/** One step of criticToValue: the value after critic c from value v. */
+export function nextValue(v: number, c: number, mode: ValueMode): number {
+  if (c > 0 || mode === 'simple') return v + ((100 - v) * c) / 100;
+  if (mode === 'mix_f' && v <= 50) return v + (v * c) / 100;
+  if (c > -100) {
+    const ratio = 100 - (Math.max(100 - v, 1) / (100 + c)) * 100;
+    return mode === 'mix_f' ? Math.max(10, ratio) : ratio;
+  }
+  return v; // rather than divide by zero or flip the sign (Q21)
 }
 
 export interface PostProcessOptions {

@@ -11,7 +11,7 @@ import { pyFormatFixed } from './pynum.js';
 import { richText } from './rich.js';
 import { chunk, criticPairs, doneFrames, inContextDoneBatches, selectReference } from './trajectory.js';
 import type {
-  ActionInverseOptions, ActionOptions, ActionResult, ActionScoreOptions, ActionScoreResult, ChatOptions, ChatResult,
+  ActionInverseOptions, ActionOptions, CriticStreamHandle, CriticStreamOptions, PushOptions, PushResult, ActionResult, ActionScoreOptions, ActionScoreResult, ChatOptions, ChatResult,
   DataQualityResult, DescribeOptions, DescribeResult, DoneOptions, DoneResult, FrameSource, GenerateOptions,
   ImageInput, ModelRequest, PairCriticOptions, PairCriticResult, Progress, PromptKind, RenderedPrompt, Reply,
   ReplyFields, TaskBackend, Timing, TrajectoryCriticOptions, TrajectoryCriticResult, TrajectoryDoneOptions,
@@ -19,9 +19,9 @@ import type {
 } from './types.js';
 import {
   checkBool, checkCall, checkEnum, checkFunction, checkImage, checkImageList, checkInt, checkNumber, checkNumberList,
-  checkOptions, checkTask, checkVector, type CheckedCall,
+  checkOptions, checkTask, checkVector, DEFAULT_MAX_TOKENS, type CheckedCall,
 } from './validate.js';
-import { dataQuality as dataQualityOf, postProcess, voc as vocOf } from './value.js';
+import { dataQuality as dataQualityOf, nextValue, postProcess, voc as vocOf } from './value.js';
 import { framesFromVideo } from './video.js';
 
 /** Top logprobs per step of every task request, as the official requests ask. */
@@ -341,6 +341,92 @@ export class VlacTasks {
       result.doneReplies = doneReplies;
     }
     return result;
+  }
+
+  // ---- streaming critic (api.md §6) ----
+
+  /**
+   * A critic over frames pushed one at a time (control loops): push k scores (frame k-1, frame k),
+   * with the reference and frame 0 as in trajectoryCritic, so the results equal trajectoryCritic
+   * with skip 1. What is shared between pushes (prefix, frames already seen) is the backend's cache.
+   */
+  criticStream(options: CriticStreamOptions): CriticStreamHandle {
+    const o = checkOptions(options, 'criticStream');
+    const m = 'criticStream';
+    const task = checkTask(o.task, `${m}: task`);
+    const refNum = checkInt(o.refNum, `${m}: refNum`, DEFAULT_REF_NUM, 0);
+    const reference = o.reference === undefined ? undefined : checkImageList(o.reference, `${m}: reference`, 1);
+    if (reference && refNum < 2) throw badArgument(`${m}: refNum must be at least 2 when a reference is given (got ${refNum})`);
+    const rich = checkBool(o.rich, `${m}: rich`, false);
+    const think = checkBool(o.think, `${m}: think`, false);
+    const maxTokens = checkInt(o.maxTokens, `${m}: maxTokens`, DEFAULT_MAX_TOKENS, 1);
+    let threshold: number | undefined;
+    if (o.done !== undefined && o.done !== false) {
+      const d = o.done === true ? {} : checkOptions(o.done, `${m}: done`);
+      threshold = checkNumber(d.threshold, `${m}: done.threshold`, DEFAULT_DONE_THRESHOLD);
+    }
+    const refFrames = reference ? selectReference(reference, refNum) : [];
+    const query = criticQuery(task, reference ? refNum : 0, think);
+    const tok = this.backend.tokenizer;
+
+    let frames: ImageInput[] = [];
+    let value = 0;
+    let closed = false;
+    let queue: Promise<unknown> = Promise.resolve();
+
+    const pushOne = async (frame: ImageInput, p: Record<string, unknown>): Promise<PushResult> => {
+      const call = checkCall({ ...p, maxTokens }, `${m}.push`);
+      if (closed) throw new VlacError('ERR_VLAC_DISPOSED', `${m}: the stream was closed`);
+      const ctx = new CallContext(`${m}.push`, call);
+      const index = frames.length;
+      const jobs: Job[] = [];
+      if (threshold !== undefined) jobs.push({ query: doneQuery(task), images: [frame] });
+      if (index > 0) {
+        const pair = [frames[index - 1]!, frame];
+        jobs.push({ query, images: reference ? [...refFrames, frames[0]!, ...pair] : pair });
+      }
+      const replies = jobs.length > 0 ? await this.run(ctx, jobs) : [];
+      if (closed) throw new VlacError('ERR_VLAC_DISPOSED', `${m}: the stream was closed`);
+      frames.push(frame);
+      const out: PushResult = {
+        index, critic: null, value: 0, text: '', ids: new Int32Array(0), steps: [], finishReason: 'stop', timing: ctx.timing(),
+      };
+      if (threshold !== undefined) {
+        const doneValue = thresholded(interpretDone(replies[0]!, tok, true), threshold);
+        out.doneValue = doneValue;
+        out.done = doneValue > threshold;
+      }
+      if (index > 0) {
+        const reply = replies[replies.length - 1]!;
+        const c = interpretCritic(reply, tok, { think, rich, reverse: false });
+        value = nextValue(value, c.critic ?? 0, 'simple');
+        Object.assign(out, replyFields(reply), { critic: c.critic });
+        if (c.progress) out.progress = c.progress;
+      }
+      out.value = value;
+      out.timing = ctx.timing();
+      return out;
+    };
+
+    return {
+      push: (frame: ImageInput, pushOptions: PushOptions = {}) => {
+        const run = async () => {
+          const img = checkImage(frame, `${m}.push: frame`);
+          return pushOne(img, checkOptions(pushOptions, `${m}.push`));
+        };
+        // Pushes run in order: each scores against the frame before it.
+        const result = queue.then(run, run);
+        queue = result.catch(() => undefined);
+        return result;
+      },
+      reset: () => {
+        frames = [];
+        value = 0;
+      },
+      close: () => {
+        closed = true;
+      },
+    };
   }
 
   // ---- trajectory done (get_trajectory_done) ----
