@@ -8,7 +8,7 @@ export {
 } from './prompts.js';
 export { parseAction, parsePlain, parseThink } from './parse.js';
 export { richText, stopIds } from './rich.js';
-export { criticToValue, dataQuality, negativeRate, postProcess, voc } from './value.js';
+export { criticToValue, dataQuality, negativeRate, nextValue, postProcess, voc } from './value.js';
 export { chunk, criticPairs, doneFrames, inContextDoneBatches, selectReference } from './trajectory.js';
 export { framesFromVideo, frameInterval } from './video.js';
 export { parsePyFloat, pyFormatFixed, pyIsDigit, pyStr } from './pynum.js';

@@ -145,17 +145,15 @@ export class VlacTasks {
   // ---- the one path to the model ----
 
   /** Renders the jobs and runs them as ONE batched model call. */
-  protected async run(ctx: CallContext, jobs: Job[], extra: Partial<GenerateOptions> = {}): Promise<Reply[]> {
+  protected async run(ctx: CallContext, jobs: Job[], extra: Partial<GenerateOptions> = {}, system = this.system): Promise<Reply[]> {
     ctx.check();
     const { tokenizer, imageTokens } = this.backend;
-    const system = (extra as { system?: string }).system ?? this.system;
     const requests: ModelRequest[] = jobs.map((j) => ({
       ids: renderChat(tokenizer, imageTokens, j.query, j.images.length, system).ids,
       images: j.images,
       query: j.query,
     }));
     const opts: GenerateOptions = { logprobs: TASK_LOGPROBS, ...extra, maxTokens: ctx.call.maxTokens };
-    delete (opts as { system?: string }).system;
     if (ctx.call.signal) opts.signal = ctx.call.signal;
     const remaining = ctx.remainingMs();
     if (remaining !== undefined) opts.timeoutMs = remaining;
@@ -553,7 +551,7 @@ export class VlacTasks {
     if (typeof o.prompt !== 'string') throw badArgument(`${m}: prompt must be a string`);
     const images = o.images === undefined ? [] : checkImageList(o.images, `${m}: images`, 0);
     if (o.system !== undefined && typeof o.system !== 'string') throw badArgument(`${m}: system must be a string`);
-    const extra: Partial<GenerateOptions> & { system?: string } = {
+    const extra: Partial<GenerateOptions> = {
       temperature: checkNumber(o.temperature, `${m}: temperature`, 0, { min: 0 }),
       topK: checkInt(o.topK, `${m}: topK`, 0, 0),
       topP: checkNumber(o.topP, `${m}: topP`, 1, { min: 0 }),
@@ -567,9 +565,8 @@ export class VlacTasks {
       }
       extra.stop = o.stop as string[];
     }
-    if (o.system !== undefined) extra.system = o.system as string;
     const ctx = new CallContext(m, checkCall(o, m));
-    const [reply] = await this.run(ctx, [{ query: o.prompt, images }], extra);
+    const [reply] = await this.run(ctx, [{ query: o.prompt, images }], extra, (o.system as string | undefined) ?? this.system);
     return { ...replyFields(reply!), timing: ctx.timing() };
   }
 
