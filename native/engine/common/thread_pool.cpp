@@ -88,7 +88,7 @@ class Pool {
   }
 
   void worker_loop(int index) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+    uint64_t seen = 0;  // the generation at construction: a job published before this thread ran is still seen
     for (;;) {
       auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
       for (int spins = 0; generation_.load(std::memory_order_acquire) == seen; ++spins) {
@@ -189,6 +189,10 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t beg
     if (chunks > 1 && p.run(n, chunks, fn)) return;
   }
   fn(0, n);
+}
+
+void parallel_for(int64_t n, int64_t grain, RangeFn fn, void* context) {
+  parallel_for(n, grain, [fn, context](int64_t begin, int64_t end) { fn(context, begin, end); });
 }
 
 }  // namespace vlac

@@ -23,4 +23,10 @@ int physical_core_count();
 // range is rethrown here after every range has finished.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& fn);
 
+// The same with a plain function pointer, for code compiled for one instruction set only
+// (ops/cpu/*_avx512.cpp): such a file must not instantiate library templates (std::function,
+// std::vector) whose out-of-line copies the linker could then hand to the rest of the program.
+using RangeFn = void (*)(void* context, int64_t begin, int64_t end);
+void parallel_for(int64_t n, int64_t grain, RangeFn fn, void* context);
+
 }  // namespace vlac

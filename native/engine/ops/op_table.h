@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace vlac::ops {
@@ -17,6 +18,9 @@ constexpr int kIsaCount = 3;
 const char* isa_name(Isa isa);  // "reference", "avx2", "avx512" (the VLAC_CPU_ISA spellings)
 bool isa_supported(Isa isa);    // by this CPU and OS (cpu_features())
 std::vector<Isa> supported_isas();
+
+// The set spelled `name` as in VLAC_CPU_ISA; BadArgument when unknown or not supported here.
+Isa isa_from_name(const std::string& name);
 
 // The set ops.h runs: VLAC_CPU_ISA if set (BadArgument when unknown or unsupported here), else the
 // best supported. Read once; set_active_isa replaces it (BadArgument when unsupported).

@@ -23,7 +23,12 @@ std::string supported_list() {
 Isa isa_from_environment() {
   const char* forced = std::getenv("VLAC_CPU_ISA");
   if (!forced || !*forced) return supported_isas().back();
-  const std::string name = forced;
+  return isa_from_name(forced);
+}
+
+}  // namespace
+
+Isa isa_from_name(const std::string& name) {
   for (Isa isa : {Isa::Reference, Isa::Avx2, Isa::Avx512}) {
     if (name != isa_name(isa)) continue;
     if (!isa_supported(isa))
@@ -32,8 +37,6 @@ Isa isa_from_environment() {
   }
   fail(ErrorCode::BadArgument, "VLAC_CPU_ISA=" + name + " is not one of reference, avx2, avx512");
 }
-
-}  // namespace
 
 const char* isa_name(Isa isa) {
   switch (isa) {

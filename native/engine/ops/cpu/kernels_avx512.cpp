@@ -1,14 +1,30 @@
+// The avx512 op table: the shared kernel templates (elementwise.h, gemm.h, attention.h) instantiated
+// with the avx512 primitives. This file is compiled for avx512 only (CMakeLists.txt) and reached only
+// after op_table() has checked that the CPU supports it.
+#include "ops/cpu/simd_avx512.h"
+// (the primitives first: the templates below are written against them)
+#include "ops/cpu/attention.h"
+#include "ops/cpu/elementwise.h"
+#include "ops/cpu/gemm.h"
 #include "ops/op_table.h"
-#include "ops/reference/reference.h"
 
 namespace vlac::ops {
 
 const OpTable& avx512_op_table() {
   static const OpTable table = {
       Isa::Avx512,
-      reference::linear,    reference::layernorm, reference::rmsnorm,     reference::gelu_erf,
-      reference::swiglu,    reference::add,       reference::scale_add,   reference::rope,
-      reference::attention, reference::bf16_to_f32, reference::embedding, reference::fma_loop,
+      linear<Avx512>,
+      layernorm<Avx512>,
+      rmsnorm<Avx512>,
+      gelu_erf<Avx512>,
+      swiglu<Avx512>,
+      add<Avx512>,
+      scale_add<Avx512>,
+      rope<Avx512>,
+      attention<Avx512>,
+      bf16_to_f32<Avx512>,
+      embedding<Avx512>,
+      fma_loop<Avx512>,
   };
   return table;
 }
