@@ -22,12 +22,14 @@ std::string arg_label(const Napi::CallbackInfo& info, size_t i) {
   return arg_string(info, i, "label");
 }
 
-int arg_dimension(const Napi::CallbackInfo& info, size_t i, const char* name) {
+// A width or height: an integer (else BadArgument); one outside int range is the image's fault.
+int arg_dimension(const Napi::CallbackInfo& info, size_t i, const char* name, const std::string& label) {
   const int64_t v = arg_int(info, i, name);
-  // Out-of-range sizes are the image's fault (BadImage from validate_image_size); clamp them into
-  // int range so that check sees them as invalid rather than wrapped.
-  if (v < 0) return -1;
-  if (v > kMaxImageSide) return kMaxImageSide + 1;
+  if (v < 0 || v > kMaxImageSide) {
+    throw make_error(info.Env(), "ERR_VLAC_BAD_IMAGE",
+                     label + ": " + name + " " + std::to_string(v) + " is outside 1.." +
+                         std::to_string(kMaxImageSide));
+  }
   return static_cast<int>(v);
 }
 
@@ -125,8 +127,9 @@ class PreprocessWorker : public Napi::AsyncWorker {
 Napi::Value preprocess(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Uint8Array rgb = arg_bytes(info, 0, "rgb");
-  const int width = arg_dimension(info, 1, "width");
-  const int height = arg_dimension(info, 2, "height");
+  const std::string label = arg_label(info, 6);
+  const int width = arg_dimension(info, 1, "width", label);
+  const int height = arg_dimension(info, 2, "height", label);
   const std::string mode_name = arg_string(info, 3, "mode");
   ResizeMode mode;
   if (mode_name == "vlac") {
@@ -147,7 +150,6 @@ Napi::Value preprocess(const Napi::CallbackInfo& info) {
     throw make_error(env, "ERR_VLAC_BAD_ARGUMENT",
                      "tileSize must be between 1 and " + std::to_string(kMaxTileSize) + ", got " +
                          std::to_string(tile_size));
-  const std::string label = arg_label(info, 6);
   const size_t bytes = expect_bytes(env, rgb, width, height, 3, label);
   auto* worker = new PreprocessWorker(env, std::vector<uint8_t>(rgb.Data(), rgb.Data() + bytes),
                                       width, height, mode, static_cast<int>(max_tiles),
@@ -160,10 +162,10 @@ Napi::Value preprocess(const Napi::CallbackInfo& info) {
 Napi::Value to_rgb_binding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Uint8Array data = arg_bytes(info, 0, "data");
-  const int width = arg_dimension(info, 1, "width");
-  const int height = arg_dimension(info, 2, "height");
-  const int64_t channels = arg_int(info, 3, "channels");
   const std::string label = arg_label(info, 4);
+  const int width = arg_dimension(info, 1, "width", label);
+  const int height = arg_dimension(info, 2, "height", label);
+  const int64_t channels = arg_int(info, 3, "channels");
   if (channels < 1 || channels > 4)
     throw make_error(env, "ERR_VLAC_BAD_IMAGE",
                      label + ": raw pixels must have 1, 2, 3 or 4 channels, got " +
@@ -176,9 +178,9 @@ Napi::Value to_rgb_binding(const Napi::CallbackInfo& info) {
 Napi::Value cmyk_to_rgb_binding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Uint8Array cmyk = arg_bytes(info, 0, "cmyk");
-  const int width = arg_dimension(info, 1, "width");
-  const int height = arg_dimension(info, 2, "height");
   const std::string label = arg_label(info, 3);
+  const int width = arg_dimension(info, 1, "width", label);
+  const int height = arg_dimension(info, 2, "height", label);
   expect_bytes(env, cmyk, width, height, 4, label);
   return to_uint8_array(env, guard(env, [&] { return cmyk_to_rgb(cmyk.Data(), width, height, label); }));
 }

@@ -312,11 +312,9 @@ Png decode_png(const std::vector<uint8_t>& file) {
     return png;
   }
   REQUIRE(png.colour_type == 3);
+  REQUIRE(*std::max_element(samples.begin(), samples.end()) * 3u + 2 < palette.size());
   png.rgb.resize(samples.size() * 3);
-  for (size_t p = 0; p < samples.size(); ++p) {
-    REQUIRE(samples[p] * 3u + 2 < palette.size());
-    std::memcpy(&png.rgb[p * 3], &palette[samples[p] * 3], 3);
-  }
+  for (size_t p = 0; p < samples.size(); ++p) std::memcpy(&png.rgb[p * 3], &palette[samples[p] * 3], 3);
   return png;
 }
 
