@@ -7,3 +7,10 @@ export type { SpecialTokenIds } from './tokenizer.js';
 export { Sequence } from './sequence.js';
 export type { GenerateOptions, GenerateResult, Step, StepTop, FinishReason, Embeddings } from './sequence.js';
 export type { ImageInput, PreprocessOptions, PreprocessedImage, RawImage } from './images.js';
+export { VlacTasks } from './tasks/vlac-tasks.js';
+export type {
+  PairCriticOptions, PairCriticResult, DoneOptions, DoneResult, TrajectoryCriticOptions, TrajectoryCriticResult,
+  TrajectoryDoneOptions, TrajectoryDoneResult, ActionOptions, ActionResult, ActionScoreOptions, ActionScoreResult,
+  DescribeOptions, DescribeResult, ChatOptions, ChatResult, DataQualityResult, PromptKind, RenderedPrompt,
+  CriticStreamOptions, CriticStreamHandle, Timing, ReplyFields,
+} from './tasks/types.js';

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 
+#include "bench/benchmark.h"
 #include "common/cpu_features.h"
 #include "common/thread_pool.h"
 #include "napi/bindings.h"
@@ -476,6 +477,42 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         });
   }
 
+  // benchmark({ scenarios: string[], warmup, iterations, seconds, replyTokens, decodeContext,
+  //             decodeTokens, logitsDir }) -> Promise<report JSON text> (bench/benchmark.h)
+  Napi::Value benchmark(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    model(env);
+    if (!info[0].IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "options must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto opts = std::make_shared<BenchOptions>();
+    Napi::Value sc = o.Get("scenarios");
+    if (!sc.IsArray()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "scenarios must be an array of strings");
+    for (uint32_t i = 0; i < sc.As<Napi::Array>().Length(); ++i) {
+      Napi::Value v = sc.As<Napi::Array>().Get(i);
+      if (!v.IsString()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "scenarios[" + std::to_string(i) + "] must be a string");
+      opts->scenarios.push_back(v.As<Napi::String>().Utf8Value());
+    }
+    auto num = [&](const char* key, double fallback) {
+      Napi::Value v = o.Get(key);
+      return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+    };
+    opts->warmup = static_cast<int>(num("warmup", opts->warmup));
+    opts->iterations = static_cast<int>(num("iterations", opts->iterations));
+    opts->seconds = num("seconds", opts->seconds);
+    opts->reply_tokens = static_cast<int>(num("replyTokens", opts->reply_tokens));
+    opts->decode_context = static_cast<int>(num("decodeContext", opts->decode_context));
+    opts->decode_tokens = static_cast<int>(num("decodeTokens", opts->decode_tokens));
+    if (o.Get("logitsDir").IsString()) opts->logits_dir = o.Get("logitsDir").As<Napi::String>().Utf8Value();
+    auto st = state_;
+    return thread_->post<std::string>(
+        env,
+        [st, opts]() -> std::string {
+          if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
+          return run_benchmark(*st->model, *opts).dump();
+        },
+        [](Napi::Env e, std::string& text) -> Napi::Value { return Napi::String::New(e, text); });
+  }
+
   // dispose() -> Promise: calls in flight end at their next step and reject with ERR_VLAC_DISPOSED;
   // queued ones reject; the weights are freed once the thread has stopped.
   Napi::Value dispose(const Napi::CallbackInfo& info) {
@@ -494,6 +531,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
                            InstanceMethod("encodeTiles", &NativeModel::encode_tiles),
                            InstanceMethod("createSequence", &NativeModel::create_sequence),
                            InstanceMethod("generateBatch", &NativeModel::generate_batch),
+                           InstanceMethod("benchmark", &NativeModel::benchmark),
                            InstanceMethod("dispose", &NativeModel::dispose),
                        });
   }
