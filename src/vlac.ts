@@ -57,7 +57,20 @@ interface NativeModelHandle {
     timing: { encodeMs: number; prefillMs: number; decodeMs: number };
     timedOut: boolean;
   }>;
+  benchmark(options: object): Promise<string>;
   dispose(): Promise<void>;
+}
+
+/** Options of the engine's benchmark (native/engine/bench/benchmark.h). */
+export interface BenchmarkOptions {
+  scenarios: string[];
+  warmup?: number;
+  iterations?: number;
+  seconds?: number;
+  replyTokens?: number;
+  decodeContext?: number;
+  decodeTokens?: number;
+  logitsDir?: string;
 }
 
 interface NativeModule {
@@ -238,6 +251,13 @@ export class Vlac extends VlacTasks implements SequenceHost {
     if (out.timedOut) throw new VlacError('ERR_VLAC_TIMEOUT', `the call passed timeoutMs ${options.timeoutMs}`);
     if (options.signal?.aborted) throw new VlacError('ERR_VLAC_ABORTED', 'the call was aborted');
     return { replies: out.replies, timing: { decodeImagesMs, ...out.timing } };
+  }
+
+  /** Runs the engine's benchmark scenarios (the same code as `vlac_cli bench`); resolves the JSON report. */
+  async benchmark(options: BenchmarkOptions): Promise<Record<string, unknown>> {
+    this.checkAlive();
+    const text = await this.#call(() => this.#native.benchmark(options));
+    return JSON.parse(text) as Record<string, unknown>;
   }
 
   /** Frees everything; calls in flight reject with ERR_VLAC_DISPOSED. A second call is a no-op. */

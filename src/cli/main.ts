@@ -2,15 +2,18 @@
 // The `vlac` command (api.md §8): one file per command, each a thin user of the public API.
 import { VlacError } from '../errors.js';
 import { helpText, type CommandSpec } from './args.js';
+import * as action from './action.js';
+import * as bench from './bench.js';
 import * as chat from './chat.js';
 import * as critic from './critic.js';
+import * as describe from './describe.js';
 import * as done from './done.js';
 import * as info from './info.js';
 import * as pair from './pair.js';
 
 interface Command { spec: CommandSpec; run(argv: string[]): Promise<void> }
 
-const COMMANDS: Command[] = [critic, pair, done, chat, info];
+const COMMANDS: Command[] = [critic, pair, done, action, describe, chat, info, bench];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length));
