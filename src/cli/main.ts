@@ -6,6 +6,7 @@ import * as action from './action.js';
 import * as bench from './bench.js';
 import * as chat from './chat.js';
 import * as critic from './critic.js';
+import * as demo from './demo.js';
 import * as describe from './describe.js';
 import * as done from './done.js';
 import * as info from './info.js';
@@ -13,7 +14,7 @@ import * as pair from './pair.js';
 
 interface Command { spec: CommandSpec; run(argv: string[]): Promise<void> }
 
-const COMMANDS: Command[] = [critic, pair, done, action, describe, chat, info, bench];
+const COMMANDS: Command[] = [demo, critic, pair, done, action, describe, chat, info, bench];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length));
