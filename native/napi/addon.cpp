@@ -7,6 +7,7 @@
 namespace {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new vlac::napi::AddonData());  // deleted by N-API when the env is torn down
   vlac::napi::register_info_bindings(env, exports);
   vlac::napi::register_image_bindings(env, exports);
   vlac::napi::register_tokenizer_bindings(env, exports);

@@ -39,7 +39,7 @@ class CancelToken : public Napi::ObjectWrap<CancelToken> {
 std::shared_ptr<CancelToken::State> cancel_state(const Napi::Value& v) {
   if (v.IsObject()) {
     Napi::Object o = v.As<Napi::Object>();
-    if (o.InstanceOf(o.Env().GetInstanceData<Napi::FunctionReference>()->Value())) return CancelToken::Unwrap(o)->state;
+    if (o.InstanceOf(addon_data(o.Env()).cancel_token.Value())) return CancelToken::Unwrap(o)->state;
   }
   return nullptr;
 }
@@ -159,7 +159,6 @@ class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
  public:
   explicit NativeSequence(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSequence>(info) {}
 
-  static Napi::FunctionReference* constructor;
   std::shared_ptr<ModelState> state;
   InferenceThread* thread = nullptr;
   // Touched only on the inference thread (jobs are ordered), shared so jobs outlive this wrapper.
@@ -228,7 +227,7 @@ class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
   Napi::Value fork(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     check_model(env);
-    Napi::Object child_obj = constructor->New({});
+    Napi::Object child_obj = addon_data(env).sequence.New({});
     NativeSequence* child = NativeSequence::Unwrap(child_obj);
     child->state = state;
     child->thread = thread;
@@ -258,8 +257,6 @@ class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
         [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
   }
 };
-
-Napi::FunctionReference* NativeSequence::constructor = nullptr;
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
@@ -365,7 +362,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value create_sequence(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     model(env);
-    Napi::Object obj = NativeSequence::constructor->New({});
+    Napi::Object obj = addon_data(env).sequence.New({});
     NativeSequence* s = NativeSequence::Unwrap(obj);
     s->state = state_;
     s->thread = thread_.get();
@@ -556,7 +553,7 @@ Napi::Value cpu_info(const Napi::CallbackInfo& info) {
 
 void register_model_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Function token_ctor = CancelToken::DefineClass(env, "CancelToken", {CancelToken::InstanceMethod("cancel", &CancelToken::cancel)});
-  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(token_ctor)));
+  addon_data(env).cancel_token = Napi::Persistent(token_ctor);
   exports.Set("CancelToken", token_ctor);
 
   Napi::Function seq_ctor = NativeSequence::DefineClass(env, "NativeSequence",
@@ -566,7 +563,7 @@ void register_model_bindings(Napi::Env env, Napi::Object exports) {
                                                             NativeSequence::InstanceMethod("fork", &NativeSequence::fork),
                                                             NativeSequence::InstanceMethod("dispose", &NativeSequence::dispose),
                                                         });
-  NativeSequence::constructor = new Napi::FunctionReference(Napi::Persistent(seq_ctor));
+  addon_data(env).sequence = Napi::Persistent(seq_ctor);
   exports.Set("NativeSequence", seq_ctor);
   exports.Set("NativeModel", NativeModel::define(env));
   exports.Set("cpuInfo", Napi::Function::New(env, cpu_info, "cpuInfo"));

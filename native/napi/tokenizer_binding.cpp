@@ -10,8 +10,6 @@ namespace vlac::napi {
 
 namespace {
 
-Napi::FunctionReference* g_constructor = nullptr;
-
 std::vector<int32_t> arg_ids(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() > i && info[i].IsTypedArray() &&
       info[i].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
@@ -46,7 +44,7 @@ NativeTokenizer::NativeTokenizer(const Napi::CallbackInfo& info) : Napi::ObjectW
 }
 
 Napi::Object NativeTokenizer::wrap(Napi::Env env, std::shared_ptr<const Tokenizer> tokenizer) {
-  Napi::Object obj = g_constructor->New({});
+  Napi::Object obj = addon_data(env).tokenizer.New({});
   NativeTokenizer::Unwrap(obj)->tokenizer_ = std::move(tokenizer);
   return obj;
 }
@@ -127,7 +125,7 @@ void register_tokenizer_bindings(Napi::Env env, Napi::Object exports) {
           NativeTokenizer::InstanceAccessor("vocabSize", &NativeTokenizer::vocab_size, nullptr),
           NativeTokenizer::InstanceAccessor("special", &NativeTokenizer::special, nullptr),
       });
-  g_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  addon_data(env).tokenizer = Napi::Persistent(ctor);
   exports.Set("NativeTokenizer", ctor);
 }
 
