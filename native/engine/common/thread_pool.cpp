@@ -32,12 +32,18 @@ namespace {
 // (tens of microseconds) per op, so idle workers spin this long before they block.
 constexpr auto kSpinBeforeSleep = std::chrono::microseconds(2000);
 
+constexpr int kMaxThreads = 4096;  // a job's range count must fit its ticket's 16 bits
+
 thread_local bool t_inside_parallel_region = false;
 
+// A job's ranges are fixed when it is published; which thread runs which is not: the caller and the
+// workers claim ranges through one atomic ticket (generation | range count | next range), so a
+// worker that the OS has descheduled (a machine shared with other processes) delays nothing: the
+// caller runs the ranges nobody has claimed.
 class Pool {
  public:
   explicit Pool(int threads) : threads_(threads) {
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
 
   ~Pool() {
@@ -57,22 +63,45 @@ class Pool {
     std::unique_lock<std::mutex> owner(dispatch_mutex_, std::try_to_lock);
     if (!owner.owns_lock()) return false;
     error_ = nullptr;
+    uint64_t gen;
     {
       std::lock_guard<std::mutex> lock(wake_mutex_);
       fn_ = &fn;
       n_ = n;
       chunks_ = chunks;
-      pending_.store(chunks - 1, std::memory_order_relaxed);
-      generation_.fetch_add(1, std::memory_order_release);
+      done_.store(0, std::memory_order_relaxed);
+      // the ticket first: a worker that sees the new generation must find its ranges
+      gen = generation_.load(std::memory_order_relaxed) + 1;
+      ticket_.store(make_ticket(gen, chunks, 0), std::memory_order_release);
+      generation_.store(gen, std::memory_order_release);
     }
     wake_cv_.notify_all();
-    run_chunk(0);
-    while (pending_.load(std::memory_order_acquire) != 0) VLAC_SPIN_PAUSE();
+    run_claimed(gen);
+    while (done_.load(std::memory_order_acquire) != chunks) VLAC_SPIN_PAUSE();
     if (error_) std::rethrow_exception(error_);
     return true;
   }
 
  private:
+  static uint64_t make_ticket(uint64_t gen, int chunks, int next) {
+    return (gen << 32) | (static_cast<uint64_t>(chunks) << 16) | static_cast<uint64_t>(next);
+  }
+
+  // Runs ranges of job `gen` until none is left unclaimed.
+  void run_claimed(uint64_t gen) {
+    uint64_t t = ticket_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((t >> 32) != (gen & 0xffffffffu)) return;  // that job is over
+      const int chunks = static_cast<int>((t >> 16) & 0xffffu), next = static_cast<int>(t & 0xffffu);
+      if (next >= chunks) return;
+      if (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      // The job cannot finish (and fn_, n_, chunks_ change) before this claimed range is done.
+      run_chunk(next);
+      done_.fetch_add(1, std::memory_order_acq_rel);
+      t = ticket_.load(std::memory_order_acquire);
+    }
+  }
+
   void run_chunk(int index) {
     const int64_t begin = n_ * index / chunks_;
     const int64_t end = n_ * (index + 1) / chunks_;
@@ -87,8 +116,8 @@ class Pool {
     t_inside_parallel_region = outer;
   }
 
-  void worker_loop(int index) {
-    uint64_t seen = 0;  // the generation at construction: a job published before this thread ran is still seen
+  void worker_loop() {
+    uint64_t seen = 0;  // the generation at construction
     for (;;) {
       auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
       for (int spins = 0; generation_.load(std::memory_order_acquire) == seen; ++spins) {
@@ -99,19 +128,9 @@ class Pool {
         }
         VLAC_SPIN_PAUSE();
       }
-      // The job is read under the lock it was published under, so (generation, chunk count) is one
-      // snapshot; a job this worker has a chunk of cannot finish (and be replaced) without it.
-      int chunks;
-      {
-        std::lock_guard<std::mutex> lock(wake_mutex_);
-        seen = generation_.load(std::memory_order_relaxed);
-        chunks = chunks_;
-      }
+      seen = generation_.load(std::memory_order_acquire);
       if (stop_.load(std::memory_order_acquire)) return;
-      if (index < chunks) {
-        run_chunk(index);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
-      }
+      run_claimed(seen);
     }
   }
 
@@ -121,7 +140,8 @@ class Pool {
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int> done_{0};
   std::atomic<bool> stop_{false};
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
@@ -171,7 +191,9 @@ int physical_core_count() {
 }
 
 void set_num_threads(int n) {
-  if (n < 1) fail(ErrorCode::BadArgument, "set_num_threads: thread count must be >= 1, got " + std::to_string(n));
+  if (n < 1 || n > kMaxThreads)
+    fail(ErrorCode::BadArgument,
+         "set_num_threads: thread count must be in [1, " + std::to_string(kMaxThreads) + "], got " + std::to_string(n));
   std::lock_guard<std::mutex> lock(g_pool_mutex);
   if (g_pool && g_pool->threads() == n) return;
   g_pool.reset();

@@ -11,7 +11,7 @@
 namespace vlac {
 
 // Number of threads ops use (caller included). Default: the physical cores available to this process.
-// n < 1 is a BadArgument. Not to be called while a parallel_for is running.
+// n outside [1, 4096] is a BadArgument. Not to be called while a parallel_for is running.
 void set_num_threads(int n);
 int num_threads();
 
@@ -19,7 +19,8 @@ int num_threads();
 int physical_core_count();
 
 // Runs fn(begin, end) over a static partition of [0, n): at most num_threads() ranges, each at least
-// `grain` long (except when n < grain), all done when it returns. The first exception thrown by any
+// `grain` long (except when n < grain), all done when it returns. The ranges are fixed; the thread
+// that runs each is not (the caller takes over ranges a busy or descheduled worker has not started). The first exception thrown by any
 // range is rethrown here after every range has finished.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& fn);
 

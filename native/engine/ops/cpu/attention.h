@@ -82,22 +82,20 @@ struct Attention {
       for (int v = 0; v < NV; ++v) S::store(scores + r * score_stride + j0 + v * W, S::mul(sc, acc[r][v]));
   }
 
-  // o_r[d0 .. d0 + nv·W) (masked to dims) = (sum_j p_r[j] v_j) / row_sum[r], j in [0, keys).
-  template <int ROWS, int NVEC>
+  // o_r[0 .. dims) = (sum_j p_r[j] v_j) / row_sum[r], j in [0, keys), dims in (NVEC-1, NVEC]·W;
+  // PARTIAL: dims < NVEC·W (the last vector masked).
+  template <int ROWS, int NVEC, bool PARTIAL>
   static void value_tile(const float* p, int64_t p_stride, int64_t keys, const float* v, int64_t kv_stride,
                          int64_t dims, const float* row_sum, float* const* o) {
     F acc[ROWS][NVEC];
     for (int r = 0; r < ROWS; ++r)
       for (int c = 0; c < NVEC; ++c) acc[r][c] = S::zero();
-    const bool partial = dims < NVEC * W;
+    const int64_t last = dims - (NVEC - 1) * W;  // lanes of the last vector
     for (int64_t j = 0; j < keys; ++j) {
       F vv[NVEC];
       const float* vj = v + j * kv_stride;
-      if (!partial) {
-        for (int c = 0; c < NVEC; ++c) vv[c] = S::load(vj + c * W);
-      } else {
-        for (int c = 0; c < NVEC; ++c) vv[c] = S::load_n(vj + c * W, max64(0, dims - c * W));
-      }
+      for (int c = 0; c < NVEC; ++c)
+        vv[c] = (PARTIAL && c == NVEC - 1) ? S::load_n(vj + c * W, last) : S::load(vj + c * W);
       for (int r = 0; r < ROWS; ++r) {
         const F pv = S::set1(p[r * p_stride + j]);
         for (int c = 0; c < NVEC; ++c) acc[r][c] = S::fmadd(pv, vv[c], acc[r][c]);
@@ -106,11 +104,21 @@ struct Attention {
     for (int r = 0; r < ROWS; ++r) {
       const F sum = S::set1(row_sum[r]);
       for (int c = 0; c < NVEC; ++c) {
-        const int64_t n = dims - c * W;
-        if (n <= 0) break;
-        S::store_n(o[r] + c * W, S::div(acc[r][c], sum), n);
+        const F out = S::div(acc[r][c], sum);
+        if (PARTIAL && c == NVEC - 1) {
+          S::store_n(o[r] + c * W, out, last);
+        } else {
+          S::store(o[r] + c * W, out);
+        }
       }
     }
+  }
+
+  template <int ROWS, int NVEC>
+  static void value_chunk(const float* p, int64_t p_stride, int64_t keys, const float* v, int64_t kv_stride,
+                          int64_t dims, const float* row_sum, float* const* o) {
+    if (dims == NVEC * W) return value_tile<ROWS, NVEC, false>(p, p_stride, keys, v, kv_stride, dims, row_sum, o);
+    value_tile<ROWS, NVEC, true>(p, p_stride, keys, v, kv_stride, dims, row_sum, o);
   }
 
   template <int ROWS>
@@ -121,10 +129,10 @@ struct Attention {
       const int64_t dims = min64(NV * W, hd - d0);
       for (int r = 0; r < ROWS; ++r) od[r] = o[r] + d0;
       switch ((dims + W - 1) / W) {
-        case 1: value_tile<ROWS, 1>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
-        case 2: value_tile<ROWS, 2>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
-        case 3: value_tile<ROWS, (NV >= 3 ? 3 : NV)>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
-        default: value_tile<ROWS, NV>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
+        case 1: value_chunk<ROWS, 1>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
+        case 2: value_chunk<ROWS, 2>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
+        case 3: value_chunk<ROWS, (NV >= 3 ? 3 : NV)>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
+        default: value_chunk<ROWS, NV>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
       }
     }
   }

@@ -106,10 +106,12 @@ struct Gemm {
   static void gemm(const float* x, int64_t M, int64_t K, const uint16_t* w, int64_t N, const float* bias, float* y) {
     const int64_t panels_total = (N + NR - 1) / NR;
     const int threads = vlac::num_threads();
-    // Column blocks: as few as fit the L2 budget, but at least one per thread.
-    int64_t panels_per_block = max64(1, kPackedBytes / (KC * NR * int64_t(sizeof(float))));
-    const int64_t per_thread = (panels_total + threads - 1) / threads;
-    if (per_thread < panels_per_block) panels_per_block = per_thread;
+    // Column blocks: as few as fit the L2 budget, in a multiple of the thread count, as even as
+    // whole panels allow (each thread gets one contiguous run of blocks).
+    const int64_t max_panels = max64(1, kPackedBytes / (KC * NR * int64_t(sizeof(float))));
+    int64_t blocks_wanted = (panels_total + max_panels - 1) / max_panels;
+    blocks_wanted = (blocks_wanted + threads - 1) / threads * threads;
+    const int64_t panels_per_block = max64(1, (panels_total + blocks_wanted - 1) / blocks_wanted);
     const int64_t col_blocks = (panels_total + panels_per_block - 1) / panels_per_block;
     // Row chunks when the columns alone cannot occupy every thread.
     int64_t row_chunks = 1;

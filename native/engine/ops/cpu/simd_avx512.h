@@ -18,9 +18,10 @@ struct Avx512 {
   using F = __m512;
   using Mask = __mmask16;
   static constexpr int W = 16;  // floats per vector
-  // GEMM register tile: MR rows x NV vectors of accumulators (24 of 32 zmm).
-  static constexpr int kGemmMR = 8;
-  static constexpr int kGemmNV = 3;
+  // GEMM register tile: MR rows x NV vectors of accumulators (24 of 32 zmm); NR = 32 columns divide
+  // every width of the model, so column blocks split evenly over threads.
+  static constexpr int kGemmMR = 12;
+  static constexpr int kGemmNV = 2;
 
   // Attention register tiles: kAttnRows queries x kAttnNV vectors (of keys for q·k, of head dims for p·v).
   static constexpr int kAttnRows = 6;

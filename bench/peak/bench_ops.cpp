@@ -1,0 +1,174 @@
+// vlac_bench_ops: the machine's measured peaks and what the op table achieves against them on the
+// model's shapes, for tuning the CPU kernels. Not a test (nothing is asserted); prints one line per
+// measurement.
+//
+//   vlac_bench_ops [--isa reference|avx2|avx512] [--threads N] [--only linear|gemv|attention]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/bf16.h"
+#include "common/cpu_features.h"
+#include "common/thread_pool.h"
+#include "ops/op_table.h"
+#include "ops/ops.h"
+
+using namespace vlac;
+
+namespace {
+
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Best time of fn over repeats totalling at least `budget` seconds (one warm-up call first):
+// wall time, or with cpu_time the calling thread's CPU time (meaningful on one thread only; a
+// machine shared with other processes then still shows what a core does when it has it).
+double best_seconds(const std::function<void()>& fn, bool cpu_time = false, double budget = 0.4) {
+  fn();
+  double best = 1e30, total = 0;
+  int runs = 0;
+  while (total < budget || runs < 3) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = thread_cpu_seconds();
+    fn();
+    const double s = cpu_time ? thread_cpu_seconds() - c0
+                              : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::min(best, s);
+    total += s;
+    ++runs;
+  }
+  return best;
+}
+
+// Seconds of fn on `threads` threads (wall) and on one thread (its CPU time).
+struct Timing {
+  double wall, one_thread_cpu;
+};
+Timing time_op(const std::function<void()>& fn, int threads) {
+  Timing t;
+  t.wall = best_seconds(fn);
+  set_num_threads(1);
+  t.one_thread_cpu = best_seconds(fn, true);
+  set_num_threads(threads);
+  return t;
+}
+
+std::vector<float> floats(size_t n, float scale) {
+  std::vector<float> v(n);
+  uint32_t s = 12345;
+  for (auto& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = scale * (static_cast<float>(s >> 8) / float(1 << 24) - 0.5f);
+  }
+  return v;
+}
+
+std::vector<uint16_t> weights(size_t n) {
+  std::vector<uint16_t> v(n);
+  uint32_t s = 777;
+  for (auto& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = float_to_bf16(0.05f * (static_cast<float>(s >> 8) / float(1 << 24) - 0.5f));
+  }
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--isa" && i + 1 < argc) {
+      ops::set_active_isa(ops::isa_from_name(argv[++i]));
+    } else if (a == "--threads" && i + 1 < argc) {
+      set_num_threads(std::atoi(argv[++i]));
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: vlac_bench_ops [--isa reference|avx2|avx512] [--threads N] [--only linear|gemv|attention]\n");
+      return 2;
+    }
+  }
+  const int threads = num_threads();
+  std::string flags;
+  for (const auto& f : cpu_feature_names()) flags += " " + f;
+  std::printf("cpu flags:%s\nisa: %s, threads: %d\n", flags.c_str(), ops::isa_name(ops::active_isa()), threads);
+  const double peak1 = ops::measure_fp32_fma_peak_gflops(1);
+  const double peak = ops::measure_fp32_fma_peak_gflops(threads);
+  const double bw = ops::measure_memory_bandwidth_gbs(threads);
+  std::printf("peak fp32 FMA: %.1f GFLOP/s on %d threads (%.1f on 1)\n", peak, threads, peak1);
+  std::printf("memory read bandwidth: %.1f GB/s on %d threads\n", bw, threads);
+
+  struct Shape { const char* what; int64_t M, K, N; };
+  if (only.empty() || only == "linear") {
+    const Shape shapes[] = {
+        {"vit qkv", 1025, 1024, 3072},   {"vit proj", 1025, 1024, 1024}, {"vit fc1", 1025, 1024, 4096},
+        {"vit fc2", 1025, 4096, 1024},   {"llm wqkv", 700, 2048, 4096},  {"llm wo", 700, 2048, 2048},
+        {"llm w1|w3", 700, 2048, 8192},  {"llm w2", 700, 8192, 2048},    {"llm wqkv M=256", 256, 2048, 4096},
+        {"llm wqkv M=64", 64, 2048, 4096}, {"llm wqkv M=8", 8, 2048, 4096},
+    };
+    for (const Shape& s : shapes) {
+      const auto x = floats(s.M * s.K, 2.0f);
+      const auto w = weights(s.N * s.K);
+      std::vector<float> y(s.M * s.N);
+      const Timing t = time_op([&] { ops::linear(x.data(), s.M, s.K, w.data(), s.N, nullptr, y.data()); }, threads);
+      const double flop = 2.0 * s.M * s.K * s.N;
+      std::printf("linear %-15s M=%-5lld K=%-5lld N=%-6lld  %d threads: %8.2f ms %6.1f GFLOP/s %5.1f%% of peak"
+                  "  | 1 thread (cpu time): %6.1f GFLOP/s %5.1f%% of peak\n",
+                  s.what, (long long)s.M, (long long)s.K, (long long)s.N, threads, t.wall * 1e3, flop / t.wall / 1e9,
+                  100 * flop / t.wall / 1e9 / peak, flop / t.one_thread_cpu / 1e9, 100 * flop / t.one_thread_cpu / 1e9 / peak1);
+    }
+  }
+  if (only.empty() || only == "gemv") {
+    const Shape shapes[] = {{"llm wqkv", 1, 2048, 4096}, {"llm wo", 1, 2048, 2048}, {"llm w1|w3", 1, 2048, 8192},
+                            {"llm w2", 1, 8192, 2048},   {"llm head", 1, 2048, 92553}};
+    for (const Shape& s : shapes) {
+      const auto x = floats(s.K, 2.0f);
+      const auto w = weights(s.N * s.K);
+      std::vector<float> y(s.N);
+      const double sec = best_seconds([&] { ops::linear(x.data(), 1, s.K, w.data(), s.N, nullptr, y.data()); });
+      const double gbs = 2.0 * s.K * s.N / sec / 1e9;
+      std::printf("gemv   %-15s K=%-5lld N=%-6lld %8.3f ms %7.1f GB/s  %5.1f%% of bandwidth%s\n", s.what, (long long)s.K,
+                  (long long)s.N, sec * 1e3, gbs, 100 * gbs / bw,
+                  2.0 * s.K * s.N < 32e6 ? " (fits the L3: may exceed DRAM)" : "");
+    }
+  }
+  if (only.empty() || only == "attention") {
+    struct Attn { const char* what; int64_t Tq, Tk, qh, kvh, hd; bool causal; };
+    const Attn cases[] = {{"vit", 1025, 1025, 16, 16, 64, false},
+                          {"llm prefill", 700, 700, 16, 8, 128, true},
+                          {"llm decode", 1, 700, 16, 8, 128, true}};
+    for (const Attn& c : cases) {
+      const auto q = floats(c.Tq * c.qh * c.hd, 2.0f);
+      const auto k = floats(c.Tk * c.kvh * c.hd, 2.0f);
+      const auto v = floats(c.Tk * c.kvh * c.hd, 2.0f);
+      std::vector<float> out(c.Tq * c.qh * c.hd);
+      const int64_t q_pos0 = c.causal ? c.Tk - c.Tq : 0;
+      const Timing t = time_op([&] {
+        ops::attention(q.data(), c.qh * c.hd, k.data(), v.data(), c.kvh * c.hd, c.Tq, c.Tk, c.qh, c.kvh, c.hd,
+                       1.0f / std::sqrt(float(c.hd)), c.causal, q_pos0, out.data());
+      }, threads);
+      // q·k and p·v: 2 · 2 · hd FLOP per visible (query, key) pair and head
+      double pairs = 0;
+      for (int64_t i = 0; i < c.Tq; ++i) pairs += c.causal ? std::min(c.Tk, q_pos0 + i + 1) : c.Tk;
+      const double flop = 4.0 * c.hd * pairs * c.qh;
+      std::printf("attention %-12s Tq=%-5lld Tk=%-5lld heads=%lld/%lld hd=%-4lld %d threads: %8.3f ms %6.1f GFLOP/s %5.1f%% of peak"
+                  "  | 1 thread (cpu time): %6.1f GFLOP/s %5.1f%%\n",
+                  c.what, (long long)c.Tq, (long long)c.Tk, (long long)c.qh, (long long)c.kvh, (long long)c.hd, threads,
+                  t.wall * 1e3, flop / t.wall / 1e9, 100 * flop / t.wall / 1e9 / peak, flop / t.one_thread_cpu / 1e9,
+                  100 * flop / t.one_thread_cpu / 1e9 / peak1);
+    }
+  }
+  return 0;
+}
