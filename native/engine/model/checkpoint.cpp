@@ -81,9 +81,9 @@ std::string shape_string(const std::vector<int64_t>& s) {
   return out + "]";
 }
 
-// name -> shard file, from model.safetensors.index.json
-std::map<std::string, std::string> read_index(const std::string& index_path) {
-  const std::string text = read_text_file(index_path);
+}  // namespace
+
+std::map<std::string, std::string> parse_safetensors_index(const std::string& text, const std::string& index_path) {
   json index;
   try {
     index = json::parse(text);
@@ -105,8 +105,6 @@ std::map<std::string, std::string> read_index(const std::string& index_path) {
   return map;
 }
 
-}  // namespace
-
 std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
   std::unique_ptr<Checkpoint> ck(new Checkpoint());
   ck->dir_ = dir;
@@ -117,7 +115,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
   std::map<std::string, std::pair<size_t, TensorView>> all;
   const std::string index_path = join_path(dir, "model.safetensors.index.json");
   if (is_regular_file(index_path)) {
-    const auto map = read_index(index_path);
+    const auto map = parse_safetensors_index(read_text_file(index_path), index_path);
     std::map<std::string, size_t> shard_index;
     for (const auto& kv : map) {
       if (shard_index.count(kv.second)) continue;

@@ -52,4 +52,8 @@ class Checkpoint {
 // The tensors the architecture needs for `config`, with their shapes (architecture.md §2).
 std::map<std::string, std::vector<int64_t>> required_tensor_shapes(const ModelConfig& config);
 
+// model.safetensors.index.json text -> {tensor name: shard file name}. BadWeights naming `path` when it
+// is not JSON, has no "weight_map" object, names no shard, or a shard outside the folder.
+std::map<std::string, std::string> parse_safetensors_index(const std::string& text, const std::string& path);
+
 }  // namespace vlac
