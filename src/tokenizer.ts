@@ -49,6 +49,8 @@ export class Tokenizer {
   }
 
   decode(ids: ArrayLike<number>, opts: { skipSpecial?: boolean } = {}): string {
+    if (ids === null || typeof ids !== 'object' || typeof (ids as ArrayLike<number>).length !== 'number')
+      throw badArgument('ids must be an Int32Array or an array of token ids');
     const arr = ids instanceof Int32Array ? ids : Array.from(ids as ArrayLike<number>);
     return callNative(() => this.#native.decode(arr as Int32Array | number[], opts.skipSpecial === true));
   }

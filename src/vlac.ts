@@ -235,18 +235,21 @@ export class Vlac extends VlacTasks implements SequenceHost {
     topP?: number; seed?: number;
   }) {
     this.checkAlive();
+    // Before any work (api.md §7): no image is decoded and nothing is posted for a prompt that cannot fit.
+    for (const r of requests) {
+      if (r.ids.length + options.maxTokens > this.maxContext)
+        throw new VlacError('ERR_VLAC_CONTEXT_FULL',
+          `a prompt of ${r.ids.length} tokens + maxTokens ${options.maxTokens} exceeds maxContext ${this.maxContext}`);
+    }
     const t0 = performance.now();
     const prepared = await Promise.all(requests.map(async (r) => ({
       ids: r.ids,
       ...(r.images.length ? { tiles: (await tilesOf(r.images)).uint8 } : {}),
     })));
     const decodeImagesMs = performance.now() - t0;
-    for (const r of requests) {
-      if (r.ids.length + options.maxTokens > this.maxContext)
-        throw new VlacError('ERR_VLAC_CONTEXT_FULL',
-          `a prompt of ${r.ids.length} tokens + maxTokens ${options.maxTokens} exceeds maxContext ${this.maxContext}`);
-    }
-    const native = nativeGenerateOptions({ ...options, logprobs: options.logprobs ?? 10 }, this.tokenizer);
+    // The task layer passes what is left of its deadline; under 1 ms left is still a timeout, not a bad argument.
+    const timeoutMs = options.timeoutMs === undefined ? undefined : Math.max(1, options.timeoutMs);
+    const native = nativeGenerateOptions({ ...options, logprobs: options.logprobs ?? 10, timeoutMs }, this.tokenizer);
     const out = await runCancellable(this, options.signal, (token) => this.#native.generateBatch(prepared, native, token));
     if (out.timedOut) throw new VlacError('ERR_VLAC_TIMEOUT', `the call passed timeoutMs ${options.timeoutMs}`);
     if (options.signal?.aborted) throw new VlacError('ERR_VLAC_ABORTED', 'the call was aborted');
