@@ -173,6 +173,29 @@ TEST_CASE("linear matches the reference on odd shapes, with and without bias") {
   }
 }
 
+// A one-hot weight row makes y[m, n] = x[m, k_n] · w exactly, in any summation order: at large K
+// this catches a lost or doubled term, which the rounding bound above (~K u Σ|x w|) would not.
+TEST_CASE("linear reads every k of every row exactly once, at the LLM's depth") {
+  const int64_t K = 8192, N = 600;
+  std::vector<uint16_t> w(N * K, 0);
+  std::vector<int64_t> hot(N);
+  for (int64_t n = 0; n < N; ++n) {
+    hot[n] = (n * 8191 / (N - 1) + (n % 17)) % K;  // spread over every depth block and lane
+    w[n * K + hot[n]] = float_to_bf16(1.0f + static_cast<float>(n % 5));
+  }
+  for (Isa isa : fast_isas())
+    for (int64_t M : {1, 3, 13}) {
+      const auto x = random_floats(M * K, M);
+      std::vector<float> y(M * N);
+      op_table(isa).linear(x.data(), M, K, w.data(), N, nullptr, y.data());
+      int64_t wrong = 0;
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) wrong += y[m * N + n] != x[m * K + hot[n]] * (1.0f + static_cast<float>(n % 5));
+      INFO(isa_name(isa) << " M=" << M);
+      CHECK(wrong == 0);
+    }
+}
+
 TEST_CASE("linear matches the reference whatever the thread count") {
   for (Isa isa : fast_isas()) {
     for (int threads : {1, 3, 2}) {

@@ -32,7 +32,10 @@ namespace {
 // (tens of microseconds) per op, so idle workers spin this long before they block.
 constexpr auto kSpinBeforeSleep = std::chrono::microseconds(2000);
 
-constexpr int kMaxThreads = 4096;  // a job's range count must fit its ticket's 16 bits
+// A job is cut into up to this many ranges per thread, so that when the OS takes a core away (a
+// machine shared with other work) the other threads absorb its share instead of waiting for it.
+constexpr int kRangesPerThread = 4;
+constexpr int kMaxThreads = 4096;  // kRangesPerThread x this must fit a ticket's 16-bit range count
 
 thread_local bool t_inside_parallel_region = false;
 
@@ -207,7 +210,8 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t beg
   if (grain < 1) grain = 1;
   if (!t_inside_parallel_region) {
     Pool& p = pool();
-    const int chunks = static_cast<int>(std::min<int64_t>(p.threads(), std::max<int64_t>(n / grain, 1)));
+    const int64_t most = static_cast<int64_t>(p.threads()) * kRangesPerThread;
+    const int chunks = p.threads() == 1 ? 1 : static_cast<int>(std::min<int64_t>(most, std::max<int64_t>(n / grain, 1)));
     if (chunks > 1 && p.run(n, chunks, fn)) return;
   }
   fn(0, n);

@@ -1,6 +1,6 @@
 // The engine's own thread pool: a fixed set of workers that every op uses for its data parallelism.
-// parallel_for partitions [0, n) statically into one contiguous range per thread (the caller takes the
-// first), so a kernel sees at most num_threads() ranges and their split never depends on timing.
+// parallel_for partitions [0, n) statically into a few contiguous ranges per thread; the caller and
+// the workers take them in turn, and the split never depends on timing.
 // A parallel_for issued from inside another one (or while another thread owns the pool) runs serially
 // on the calling thread: nesting can never deadlock.
 #pragma once
@@ -18,10 +18,12 @@ int num_threads();
 // Physical cores usable by this process (sysfs topology intersected with the affinity mask).
 int physical_core_count();
 
-// Runs fn(begin, end) over a static partition of [0, n): at most num_threads() ranges, each at least
-// `grain` long (except when n < grain), all done when it returns. The ranges are fixed; the thread
-// that runs each is not (the caller takes over ranges a busy or descheduled worker has not started). The first exception thrown by any
-// range is rethrown here after every range has finished.
+// Runs fn(begin, end) over a static partition of [0, n): at most 4 x num_threads() ranges, each at
+// least `grain` long (except when n < grain), all done when it returns; with one thread, one range.
+// The ranges depend only on (n, grain, num_threads()); which thread runs each does not matter to the
+// result and is decided at run time (a thread takes the next unstarted range), so a descheduled
+// worker delays nothing. The first exception thrown by any range is rethrown here after every range
+// has finished.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& fn);
 
 // The same with a plain function pointer, for code compiled for one instruction set only

@@ -9,6 +9,8 @@
 // blocks (and the rows when there are fewer blocks than threads); each packs its own panels.
 #pragma once
 
+
+
 #include <cstdint>
 
 #include "ops/cpu/parallel.h"
@@ -16,6 +18,10 @@
 
 namespace vlac::ops {
 namespace {
+
+// How far ahead of its loads the GEMV prefetches each weight row (bytes): the hardware prefetcher
+// alone leaves ~20 % of the DRAM bandwidth unused on four interleaved 4 KiB streams.
+constexpr int kGemvPrefetchBytes = 1024;
 
 template <class S>
 struct Gemm {
@@ -159,7 +165,10 @@ struct Gemm {
     int64_t k = 0;
     for (; k + W <= K; k += W) {
       F wv[COLS];
-      for (int c = 0; c < COLS; ++c) wv[c] = S::load_bf16(wr[c] + k);
+      for (int c = 0; c < COLS; ++c) {
+        _mm_prefetch(reinterpret_cast<const char*>(wr[c] + k) + kGemvPrefetchBytes, _MM_HINT_T0);
+        wv[c] = S::load_bf16(wr[c] + k);
+      }
       for (int m = 0; m < M; ++m) {
         const F xv = S::load(x + m * K + k);
         for (int c = 0; c < COLS; ++c) acc[m][c] = S::fmadd(xv, wv[c], acc[m][c]);
