@@ -24,25 +24,29 @@ using namespace vlac;
 
 namespace {
 
-double thread_cpu_seconds() {
+double cpu_seconds(clockid_t clock) {
   timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  clock_gettime(clock, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-// Best time of fn over repeats totalling at least `budget` seconds (one warm-up call first):
-// wall time, or with cpu_time the calling thread's CPU time (meaningful on one thread only; a
-// machine shared with other processes then still shows what a core does when it has it).
-double best_seconds(const std::function<void()>& fn, bool cpu_time = false, double budget = 0.4) {
+enum class Clock { Wall, ProcessCpu };
+
+// Best time of fn over repeats totalling at least `budget` seconds (one warm-up call first): wall
+// time, or the process's CPU time (all its threads, spinning included). On a machine shared with
+// other processes the wall time shows whatever share of the cores the OS gave us; CPU time shows
+// what the cores did while we had them.
+double best_seconds(const std::function<void()>& fn, Clock clock, double budget = 0.4) {
   fn();
   double best = 1e30, total = 0;
   int runs = 0;
   while (total < budget || runs < 3) {
     const auto t0 = std::chrono::steady_clock::now();
-    const double c0 = thread_cpu_seconds();
+    const double c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     fn();
-    const double s = cpu_time ? thread_cpu_seconds() - c0
-                              : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double s = clock == Clock::ProcessCpu
+                         ? cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0
+                         : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     best = std::min(best, s);
     total += s;
     ++runs;
@@ -50,15 +54,17 @@ double best_seconds(const std::function<void()>& fn, bool cpu_time = false, doub
   return best;
 }
 
-// Seconds of fn on `threads` threads (wall) and on one thread (its CPU time).
+// Seconds of fn on `threads` threads: wall, and CPU time per thread (process CPU / threads); and
+// on one thread, its CPU time.
 struct Timing {
-  double wall, one_thread_cpu;
+  double wall, cpu_per_thread, one_thread_cpu;
 };
 Timing time_op(const std::function<void()>& fn, int threads) {
   Timing t;
-  t.wall = best_seconds(fn);
+  t.wall = best_seconds(fn, Clock::Wall);
+  t.cpu_per_thread = best_seconds(fn, Clock::ProcessCpu) / threads;
   set_num_threads(1);
-  t.one_thread_cpu = best_seconds(fn, true);
+  t.one_thread_cpu = best_seconds(fn, Clock::ProcessCpu);
   set_num_threads(threads);
   return t;
 }
@@ -124,10 +130,11 @@ int main(int argc, char** argv) {
       std::vector<float> y(s.M * s.N);
       const Timing t = time_op([&] { ops::linear(x.data(), s.M, s.K, w.data(), s.N, nullptr, y.data()); }, threads);
       const double flop = 2.0 * s.M * s.K * s.N;
-      std::printf("linear %-15s M=%-5lld K=%-5lld N=%-6lld  %d threads: %8.2f ms %6.1f GFLOP/s %5.1f%% of peak"
-                  "  | 1 thread (cpu time): %6.1f GFLOP/s %5.1f%% of peak\n",
+      std::printf("linear %-15s M=%-5lld K=%-5lld N=%-6lld %d threads: wall %7.2f ms %6.1f GFLOP/s %5.1f%%,"
+                  " cpu time %6.1f GFLOP/s %5.1f%% | 1 thread cpu time %6.1f GFLOP/s %5.1f%%\n",
                   s.what, (long long)s.M, (long long)s.K, (long long)s.N, threads, t.wall * 1e3, flop / t.wall / 1e9,
-                  100 * flop / t.wall / 1e9 / peak, flop / t.one_thread_cpu / 1e9, 100 * flop / t.one_thread_cpu / 1e9 / peak1);
+                  100 * flop / t.wall / 1e9 / peak, flop / t.cpu_per_thread / 1e9, 100 * flop / t.cpu_per_thread / 1e9 / peak,
+                  flop / t.one_thread_cpu / 1e9, 100 * flop / t.one_thread_cpu / 1e9 / peak1);
     }
   }
   if (only.empty() || only == "gemv") {
@@ -137,7 +144,7 @@ int main(int argc, char** argv) {
       const auto x = floats(s.K, 2.0f);
       const auto w = weights(s.N * s.K);
       std::vector<float> y(s.N);
-      const double sec = best_seconds([&] { ops::linear(x.data(), 1, s.K, w.data(), s.N, nullptr, y.data()); });
+      const double sec = best_seconds([&] { ops::linear(x.data(), 1, s.K, w.data(), s.N, nullptr, y.data()); }, Clock::Wall);
       const double gbs = 2.0 * s.K * s.N / sec / 1e9;
       std::printf("gemv   %-15s K=%-5lld N=%-6lld %8.3f ms %7.1f GB/s  %5.1f%% of bandwidth%s\n", s.what, (long long)s.K,
                   (long long)s.N, sec * 1e3, gbs, 100 * gbs / bw,
@@ -163,10 +170,11 @@ int main(int argc, char** argv) {
       double pairs = 0;
       for (int64_t i = 0; i < c.Tq; ++i) pairs += c.causal ? std::min(c.Tk, q_pos0 + i + 1) : c.Tk;
       const double flop = 4.0 * c.hd * pairs * c.qh;
-      std::printf("attention %-12s Tq=%-5lld Tk=%-5lld heads=%lld/%lld hd=%-4lld %d threads: %8.3f ms %6.1f GFLOP/s %5.1f%% of peak"
-                  "  | 1 thread (cpu time): %6.1f GFLOP/s %5.1f%%\n",
+      std::printf("attention %-12s Tq=%-5lld Tk=%-5lld heads=%lld/%lld hd=%-4lld %d threads: wall %7.3f ms %6.1f GFLOP/s"
+                  " %5.1f%%, cpu time %6.1f GFLOP/s %5.1f%% | 1 thread cpu time %6.1f GFLOP/s %5.1f%%\n",
                   c.what, (long long)c.Tq, (long long)c.Tk, (long long)c.qh, (long long)c.kvh, (long long)c.hd, threads,
-                  t.wall * 1e3, flop / t.wall / 1e9, 100 * flop / t.wall / 1e9 / peak, flop / t.one_thread_cpu / 1e9,
+                  t.wall * 1e3, flop / t.wall / 1e9, 100 * flop / t.wall / 1e9 / peak, flop / t.cpu_per_thread / 1e9,
+                  100 * flop / t.cpu_per_thread / 1e9 / peak, flop / t.one_thread_cpu / 1e9,
                   100 * flop / t.one_thread_cpu / 1e9 / peak1);
     }
   }
