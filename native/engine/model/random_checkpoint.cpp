@@ -326,7 +326,10 @@ void write_random_checkpoint(const std::string& dir, const RandomCheckpointOptio
 }
 
 void write_random_checkpoint(const std::string& dir, const ModelConfig& config, const RandomCheckpointOptions& o) {
-  const auto shapes = required_tensor_shapes(config);
+  // Every ViT block, as a real checkpoint holds them, even those select_layer leaves unused.
+  ModelConfig all_blocks = config;
+  all_blocks.select_layer = -1;
+  const auto shapes = required_tensor_shapes(all_blocks);
   std::vector<Tensor> tensors;
   int64_t total = 0;
   for (const auto& kv : shapes) {
