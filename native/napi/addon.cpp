@@ -12,6 +12,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   vlac::napi::register_image_bindings(env, exports);
   vlac::napi::register_tokenizer_bindings(env, exports);
   vlac::napi::register_model_bindings(env, exports);
+  vlac::napi::register_generate_bindings(env, exports);
   return exports;
 }
 

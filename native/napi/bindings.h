@@ -21,4 +21,5 @@ void register_info_bindings(Napi::Env env, Napi::Object exports);       // info_
 void register_image_bindings(Napi::Env env, Napi::Object exports);      // image_binding.cpp
 void register_tokenizer_bindings(Napi::Env env, Napi::Object exports);  // tokenizer_binding.cpp
 void register_model_bindings(Napi::Env env, Napi::Object exports);      // model_binding.cpp
+void register_generate_bindings(Napi::Env env, Napi::Object exports);   // generate_binding.cpp
 }  // namespace vlac::napi
