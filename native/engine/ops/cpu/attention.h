@@ -28,6 +28,8 @@ struct Attention {
   static constexpr int64_t KT = NV * W;             // keys per q·k tile
   static constexpr int64_t kDecodeRows = 2;
   static constexpr int64_t kScoreBytes = 256 << 10;  // per-thread score block budget (L2)
+  static constexpr int64_t kMaxBlock = 8 * R;         // queries per task at most
+  static constexpr int64_t kValueChunkBytes = 32 << 10;  // keys of V per p·v pass: stays in L1
 
   struct Args {
     const float* q;
@@ -82,15 +84,17 @@ struct Attention {
       for (int v = 0; v < NV; ++v) S::store(scores + r * score_stride + j0 + v * W, S::mul(sc, acc[r][v]));
   }
 
-  // o_r[0 .. dims) = (sum_j p_r[j] v_j) / row_sum[r], j in [0, keys), dims in (NVEC-1, NVEC]·W;
-  // PARTIAL: dims < NVEC·W (the last vector masked).
+  // o_r[0 .. dims) (+)= sum_j p_r[j] v_j over j in [0, keys), dims in (NVEC-1, NVEC]·W: `first`
+  // overwrites o, otherwise adds to it; a non-null row_sum then divides by row_sum[r] (the last key
+  // chunk). PARTIAL: dims < NVEC·W (the last vector masked).
   template <int ROWS, int NVEC, bool PARTIAL>
   static void value_tile(const float* p, int64_t p_stride, int64_t keys, const float* v, int64_t kv_stride,
-                         int64_t dims, const float* row_sum, float* const* o) {
+                         int64_t dims, bool first, const float* row_sum, float* const* o) {
+    const int64_t last = dims - (NVEC - 1) * W;  // lanes of the last vector
     F acc[ROWS][NVEC];
     for (int r = 0; r < ROWS; ++r)
-      for (int c = 0; c < NVEC; ++c) acc[r][c] = S::zero();
-    const int64_t last = dims - (NVEC - 1) * W;  // lanes of the last vector
+      for (int c = 0; c < NVEC; ++c)
+        acc[r][c] = first ? S::zero() : (PARTIAL && c == NVEC - 1) ? S::load_n(o[r] + c * W, last) : S::load(o[r] + c * W);
     for (int64_t j = 0; j < keys; ++j) {
       F vv[NVEC];
       const float* vj = v + j * kv_stride;
@@ -102,9 +106,9 @@ struct Attention {
       }
     }
     for (int r = 0; r < ROWS; ++r) {
-      const F sum = S::set1(row_sum[r]);
+      const F sum = S::set1(row_sum ? row_sum[r] : 1.0f);
       for (int c = 0; c < NVEC; ++c) {
-        const F out = S::div(acc[r][c], sum);
+        const F out = row_sum ? S::div(acc[r][c], sum) : acc[r][c];
         if (PARTIAL && c == NVEC - 1) {
           S::store_n(o[r] + c * W, out, last);
         } else {
@@ -116,23 +120,24 @@ struct Attention {
 
   template <int ROWS, int NVEC>
   static void value_chunk(const float* p, int64_t p_stride, int64_t keys, const float* v, int64_t kv_stride,
-                          int64_t dims, const float* row_sum, float* const* o) {
-    if (dims == NVEC * W) return value_tile<ROWS, NVEC, false>(p, p_stride, keys, v, kv_stride, dims, row_sum, o);
-    value_tile<ROWS, NVEC, true>(p, p_stride, keys, v, kv_stride, dims, row_sum, o);
+                          int64_t dims, bool first, const float* row_sum, float* const* o) {
+    if (dims == NVEC * W)
+      return value_tile<ROWS, NVEC, false>(p, p_stride, keys, v, kv_stride, dims, first, row_sum, o);
+    value_tile<ROWS, NVEC, true>(p, p_stride, keys, v, kv_stride, dims, first, row_sum, o);
   }
 
   template <int ROWS>
   static void value_rows(const float* p, int64_t p_stride, int64_t keys, const float* v, int64_t kv_stride,
-                         int64_t hd, const float* row_sum, float* const* o) {
+                         int64_t hd, bool first, const float* row_sum, float* const* o) {
     float* od[ROWS];
     for (int64_t d0 = 0; d0 < hd; d0 += NV * W) {
       const int64_t dims = min64(NV * W, hd - d0);
       for (int r = 0; r < ROWS; ++r) od[r] = o[r] + d0;
       switch ((dims + W - 1) / W) {
-        case 1: value_chunk<ROWS, 1>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
-        case 2: value_chunk<ROWS, 2>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
-        case 3: value_chunk<ROWS, (NV >= 3 ? 3 : NV)>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
-        default: value_chunk<ROWS, NV>(p, p_stride, keys, v + d0, kv_stride, dims, row_sum, od); break;
+        case 1: value_chunk<ROWS, 1>(p, p_stride, keys, v + d0, kv_stride, dims, first, row_sum, od); break;
+        case 2: value_chunk<ROWS, 2>(p, p_stride, keys, v + d0, kv_stride, dims, first, row_sum, od); break;
+        case 3: value_chunk<ROWS, (NV >= 3 ? 3 : NV)>(p, p_stride, keys, v + d0, kv_stride, dims, first, row_sum, od); break;
+        default: value_chunk<ROWS, NV>(p, p_stride, keys, v + d0, kv_stride, dims, first, row_sum, od); break;
       }
     }
   }
@@ -170,30 +175,49 @@ struct Attention {
 
   template <int ROWS>
   static void value_rows_n(int rows, const float* p, int64_t p_stride, int64_t keys, const float* v,
-                           int64_t kv_stride, int64_t hd, const float* row_sum, float* const* o) {
-    if (rows == ROWS) return value_rows<ROWS>(p, p_stride, keys, v, kv_stride, hd, row_sum, o);
-    if constexpr (ROWS > 1) value_rows_n<ROWS - 1>(rows, p, p_stride, keys, v, kv_stride, hd, row_sum, o);
+                           int64_t kv_stride, int64_t hd, bool first, const float* row_sum, float* const* o) {
+    if (rows == ROWS) return value_rows<ROWS>(p, p_stride, keys, v, kv_stride, hd, first, row_sum, o);
+    if constexpr (ROWS > 1) value_rows_n<ROWS - 1>(rows, p, p_stride, keys, v, kv_stride, hd, first, row_sum, o);
   }
 
-  // Queries [i0, i1) of q head h, with Kt of its kv head; scores: scratch [i1 - i0][keys_pad].
+  // Queries [i0, i1) of q head h (at most kMaxBlock), with Kt of its kv head; scores: scratch
+  // [i1 - i0][keys_pad]. Key tiles are the outer loop of q·k (one Kt tile stays in L1 for every row
+  // tile) and key chunks the outer loop of p·v (one chunk of V likewise); the output rows hold the
+  // p·v partial sums between chunks.
   static void query_block(const Args& a, int64_t h, int64_t i0, int64_t i1, const float* kt, int64_t keys_pad,
                           float* scores) {
     const int64_t hd = a.head_dim, g = h / (a.q_heads / a.kv_heads);
-    float row_sum[R];
+    const float* ktg = kt + g * hd * keys_pad;
+    const float* vg = a.v + g * hd;
+    const int64_t block_keys = a.visible(i1 - 1);
+    auto tile_rows = [&](int64_t t0) { return static_cast<int>(min64(R, i1 - t0)); };
+    auto tile_keys = [&](int64_t t0) { return a.visible(t0 + tile_rows(t0) - 1); };  // its last row sees most
+    for (int64_t j0 = 0; j0 < block_keys; j0 += KT)
+      for (int64_t t0 = i0; t0 < i1; t0 += R) {
+        if (j0 >= tile_keys(t0)) continue;
+        const int rows = tile_rows(t0);
+        const float* qr[R];
+        for (int r = 0; r < rows; ++r) qr[r] = a.q + (t0 + r) * a.q_stride + h * hd;
+        score_rows<R>(rows, qr, hd, ktg, keys_pad, j0, a.scale, scores + (t0 - i0) * keys_pad, keys_pad);
+      }
+    float row_sum[kMaxBlock];
     for (int64_t t0 = i0; t0 < i1; t0 += R) {
-      const int rows = static_cast<int>(min64(R, i1 - t0));
-      const float* qr[R];
-      for (int r = 0; r < rows; ++r) qr[r] = a.q + (t0 + r) * a.q_stride + h * hd;
-      float* s = scores + (t0 - i0) * keys_pad;
-      const int64_t tile_keys = a.visible(t0 + rows - 1);
-      for (int64_t j0 = 0; j0 < tile_keys; j0 += KT)
-        score_rows<R>(rows, qr, hd, kt + g * hd * keys_pad, keys_pad, j0, a.scale, s, keys_pad);
-      const int64_t tile_width = (tile_keys + KT - 1) / KT * KT;
-      for (int r = 0; r < rows; ++r) row_sum[r] = softmax_row(s + r * keys_pad, a.visible(t0 + r), tile_width);
-      float* o[R];
-      for (int r = 0; r < rows; ++r) o[r] = a.out + (t0 + r) * a.q_heads * hd + h * hd;
-      value_rows_n<R>(rows, s, keys_pad, tile_keys, a.v + g * hd, a.kv_stride, hd, row_sum, o);
+      const int64_t width = (tile_keys(t0) + W - 1) / W * W;  // p·v of the tile reads this far
+      for (int r = 0; r < tile_rows(t0); ++r)
+        row_sum[t0 - i0 + r] = softmax_row(scores + (t0 - i0 + r) * keys_pad, a.visible(t0 + r), width);
     }
+    const int64_t chunk = max64(KT, kValueChunkBytes / (hd * int64_t(sizeof(float))) / KT * KT);
+    for (int64_t jc = 0; jc < block_keys; jc += chunk)
+      for (int64_t t0 = i0; t0 < i1; t0 += R) {
+        const int64_t keys = tile_keys(t0);
+        if (jc >= keys) continue;
+        const int rows = tile_rows(t0);
+        float* o[R];
+        for (int r = 0; r < rows; ++r) o[r] = a.out + (t0 + r) * a.q_heads * hd + h * hd;
+        const bool last = jc + chunk >= keys;
+        value_rows_n<R>(rows, scores + (t0 - i0) * keys_pad + jc, keys_pad, min64(chunk, keys - jc),
+                        vg + jc * a.kv_stride, a.kv_stride, hd, jc == 0, last ? row_sum + (t0 - i0) : nullptr, o);
+      }
   }
 
   // One query row of one head straight from the cache (decode).
@@ -212,7 +236,7 @@ struct Attention {
     const int64_t width = (keys + W - 1) / W * W;
     const float sum = softmax_row(s, keys, width);
     float* o = a.out + i * a.q_heads * hd + h * hd;
-    value_rows<1>(s, width, keys, a.v + g * hd, a.kv_stride, hd, &sum, &o);
+    value_rows<1>(s, width, keys, a.v + g * hd, a.kv_stride, hd, true, &sum, &o);
   }
 
   static void run(const Args& a) {
@@ -230,7 +254,7 @@ struct Attention {
     float* kt = thread_scratch(1, static_cast<size_t>(a.kv_heads * hd * keys_pad));
     transpose_keys(a, keys, keys_pad, kt);
     const int64_t by_budget = kScoreBytes / (keys_pad * int64_t(sizeof(float))) / R * R;
-    const int64_t qb = min64(8 * R, max64(R, by_budget));
+    const int64_t qb = min64(kMaxBlock, max64(R, by_budget));
     const int64_t blocks = (a.Tq + qb - 1) / qb;
     parallel_ranges(a.q_heads * blocks, 1, [&](int64_t t0, int64_t t1) {
       float* scores = thread_scratch(2, static_cast<size_t>(qb * keys_pad));
