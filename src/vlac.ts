@@ -11,7 +11,9 @@ import { Tokenizer } from './tokenizer.js';
 import { integerIn, oneOf, optionsObject } from './validate.js';
 import { VERSION } from './version.js';
 import { VlacTasks } from './tasks/vlac-tasks.js';
-import type { GenerateOptions as TaskGenerateOptions, ModelRequest, Reply, TaskBackend } from './tasks/types.js';
+import type {
+  CriticStreamHandle, CriticStreamOptions, GenerateOptions as TaskGenerateOptions, ModelRequest, Reply, TaskBackend,
+} from './tasks/types.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
@@ -261,6 +263,23 @@ export class Vlac extends VlacTasks implements SequenceHost {
     this.checkAlive();
     const text = await this.#call(() => this.#native.benchmark(options));
     return JSON.parse(text) as Record<string, unknown>;
+  }
+
+  /** The streaming critic (api.md §6); a push after dispose rejects with ERR_VLAC_DISPOSED, even one that needs no model call. */
+  override criticStream(options: CriticStreamOptions): CriticStreamHandle {
+    this.checkAlive();
+    const stream = super.criticStream(options);
+    return {
+      ...stream,
+      push: (frame, pushOptions) => {
+        try {
+          this.checkAlive();
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return stream.push(frame, pushOptions);
+      },
+    };
   }
 
   /** Frees everything; calls in flight reject with ERR_VLAC_DISPOSED. A second call is a no-op. */

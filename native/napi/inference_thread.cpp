@@ -27,8 +27,9 @@ size_t InferenceThread::queued() const {
 }
 
 Napi::Promise InferenceThread::enqueue(Napi::Env env, std::function<void()> run,
-                                       std::function<Napi::Value(Napi::Env)> settle) {
+                                       std::function<Napi::Value(Napi::Env)> settle, Kind kind) {
   auto* job = new Job{this, std::move(run), std::move(settle), Napi::Promise::Deferred::New(env), nullptr};
+  job->kind = kind;
   Napi::Promise promise = job->deferred.Promise();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -37,13 +38,14 @@ Napi::Promise InferenceThread::enqueue(Napi::Env env, std::function<void()> run,
       delete job;
       return promise;
     }
-    if (queue_.size() >= max_queue_) {
+    if (kind == Kind::Request && queued_requests_ >= max_queue_) {
       job->deferred.Reject(make_error(env, "ERR_VLAC_BUSY", "the request queue is full (maxQueue " +
                                                                 std::to_string(max_queue_) + ")").Value());
       delete job;
       return promise;
     }
     queue_.push_back(job);
+    if (kind == Kind::Request) ++queued_requests_;
   }
   if (pending_++ == 0 && !refed_) {
     tsfn_.Ref(env);
@@ -62,6 +64,7 @@ void InferenceThread::loop() {
       if (queue_.empty()) return;  // stopping, and nothing left
       job = queue_.front();
       queue_.pop_front();
+      if (job->kind == Kind::Request) --queued_requests_;
       if (stopping_ && job->run) job->rejected_disposed = true;  // queued before dispose: never run
     }
     if (job->run && !job->rejected_disposed) {

@@ -23,13 +23,17 @@ class InferenceThread {
   ~InferenceThread();
 
   // Runs `work` on the inference thread; `to_js` converts its result on the JS thread. Errors
-  // thrown by either reject the promise with the matching VlacError code.
+  // thrown by either reject the promise with the matching VlacError code. A full queue rejects
+  // with ERR_VLAC_BUSY, except for `Bookkeeping` jobs (creating, forking, disposing a sequence):
+  // those do no compute, and their promises are not awaited by anyone, so they must never fail.
+  enum class Kind { Request, Bookkeeping };
   template <typename R>
-  Napi::Promise post(Napi::Env env, std::function<R()> work, std::function<Napi::Value(Napi::Env, R&)> to_js) {
+  Napi::Promise post(Napi::Env env, std::function<R()> work, std::function<Napi::Value(Napi::Env, R&)> to_js,
+                     Kind kind = Kind::Request) {
     auto result = std::make_shared<std::unique_ptr<R>>();
     return enqueue(
         env, [work, result] { *result = std::make_unique<R>(work()); },
-        [to_js, result](Napi::Env e) { return to_js(e, **result); });
+        [to_js, result](Napi::Env e) { return to_js(e, **result); }, kind);
   }
 
   // Stops taking jobs, rejects the queued ones, and resolves the returned promise once the job in
@@ -46,8 +50,10 @@ class InferenceThread {
     Napi::Promise::Deferred deferred;
     std::exception_ptr error;
     bool rejected_disposed = false;
+    Kind kind = Kind::Request;
   };
-  Napi::Promise enqueue(Napi::Env env, std::function<void()> run, std::function<Napi::Value(Napi::Env)> settle);
+  Napi::Promise enqueue(Napi::Env env, std::function<void()> run, std::function<Napi::Value(Napi::Env)> settle,
+                        Kind kind);
   void loop();
   static void finish(Napi::Env env, Napi::Function, Job* job);
   void settled(Napi::Env env);  // one job fewer pending: unref the thread-safe function when idle
@@ -57,6 +63,7 @@ class InferenceThread {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job*> queue_;
+  size_t queued_requests_ = 0;  // the Request jobs in queue_ (what maxQueue bounds)
   size_t max_queue_;
   size_t pending_ = 0;  // jobs posted and not yet settled (JS thread only)
   bool stopping_ = false;

@@ -239,14 +239,18 @@ class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
                 target->create([&] { return parent->get().fork(); });
                 return true;
               },
-              [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
+              [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); }, InferenceThread::Kind::Bookkeeping);
     return child_obj;
   }
 
   Napi::Value dispose(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto target = seq;
-    if (state->disposed) return env.Undefined();
+    if (state->disposed) {  // the model's shutdown freed every sequence already
+      auto done = Napi::Promise::Deferred::New(env);
+      done.Resolve(env.Undefined());
+      return done.Promise();
+    }
     return thread->post<bool>(
         env,
         [target]() -> bool {
@@ -254,7 +258,7 @@ class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
           target->disposed = true;
           return true;
         },
-        [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
+        [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); }, InferenceThread::Kind::Bookkeeping);
   }
 };
 
@@ -374,7 +378,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
           target->create([&] { return st->model->create_sequence(); });
           return true;
         },
-        [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
+        [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); }, InferenceThread::Kind::Bookkeeping);
     return obj;
   }
 
@@ -419,7 +423,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     auto st = state_;
     return thread_->post<Out>(
         env,
-        [st, requests, tiles, opts]() -> Out {
+        [st, requests, tiles, opts, timed_out]() -> Out {
           if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
           const Model& model = *st->model;
           Out out;
@@ -431,7 +435,12 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
           std::vector<float> rows;
           if (total_tiles > 0) rows = model.encode_tiles(tiles->data(), total_tiles);
           out.encode_ms = ms_since(t0);
-          if (opts->should_abort()) fail(ErrorCode::Aborted, "the call was aborted");
+          if (opts->should_abort()) {
+            // the abort rule fires for disposal and deadline too; the error names which
+            if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
+            if (*timed_out) fail(ErrorCode::Timeout, "the call passed its timeoutMs during the image encoding");
+            fail(ErrorCode::Aborted, "the call was aborted");
+          }
 
           t0 = Clock::now();
           std::vector<std::unique_ptr<Sequence>> seqs;
