@@ -16,6 +16,7 @@
 
 #include "common/bf16.h"
 #include "common/cpu_features.h"
+#include "common/error.h"
 #include "common/thread_pool.h"
 #include "ops/op_table.h"
 #include "ops/ops.h"
@@ -91,7 +92,7 @@ std::vector<uint16_t> weights(size_t n) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::string only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -179,4 +180,13 @@ int main(int argc, char** argv) {
     }
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "vlac_bench_ops: %s: %s\n", error_code_name(e.code()), e.what());
+    return 1;
+  }
 }
