@@ -270,6 +270,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     thread_ = std::make_unique<InferenceThread>(info.Env(), static_cast<size_t>(std::max<int64_t>(1, max_queue)));
   }
 
+  // Collected without dispose(), or torn down with its env (a terminated worker): the job in flight
+  // stops at its next step, so that joining the inference thread (~InferenceThread) is quick.
+  ~NativeModel() override { state_->disposed = true; }
+
   // load(dir, { maxContext, threads }) -> Promise<void>
   Napi::Value load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
