@@ -243,3 +243,21 @@ TEST_CASE("config.json errors name the file and the field") {
     CHECK(std::string(e.what()).find("vision_config.hidden_size") != std::string::npos);
   }
 }
+
+TEST_CASE("config sizes far beyond any model are refused before any size is derived from them") {
+  const json base = json::parse(read_bytes(test::fixture_path("tiny-a/config.json")));
+  const std::vector<std::pair<std::string, std::string>> fields = {
+      {"vision_config", "image_size"}, {"vision_config", "hidden_size"}, {"llm_config", "vocab_size"},
+      {"llm_config", "num_hidden_layers"}, {"llm_config", "max_position_embeddings"}};
+  for (const auto& [section, field] : fields) {
+    json c = base;
+    c[section][field] = 1000000000000.0;
+    CHECK_THROWS_AS(parse_model_config(c.dump(), "config.json"), Error);
+    try {
+      parse_model_config(c.dump(), "config.json");
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::BadConfig);
+      CHECK(std::string(e.what()).find(field) != std::string::npos);
+    }
+  }
+}

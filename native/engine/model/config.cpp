@@ -9,6 +9,15 @@ namespace vlac {
 
 namespace {
 
+// Bounds on what a config may ask for, far above any InternVL model, so that every size derived
+// from them (grid², tensor element counts, KV bytes) stays well inside int64.
+constexpr int64_t kMaxWidth = 1 << 18;       // hidden, intermediate and head counts
+constexpr int64_t kMaxLayers = 4096;
+constexpr int64_t kMaxVocab = 1 << 24;
+constexpr int64_t kMaxImageSide = 1 << 14;   // image and patch sizes in pixels
+constexpr int64_t kMaxPositions = 1 << 26;
+constexpr int64_t kMaxTokenId = (1ll << 31) - 1;
+
 // Reads config.json fields with messages that name the file and the field.
 class ConfigReader {
  public:
@@ -19,19 +28,22 @@ class ConfigReader {
     if (it == parent.end() || !it->is_object()) bad(where + key, "missing or not an object");
     return *it;
   }
-  int64_t integer(const json& obj, const char* key, const std::string& where, int64_t min_value) const {
+  int64_t integer(const json& obj, const char* key, const std::string& where, int64_t min_value,
+                  int64_t max_value = kMaxWidth) const {
     auto it = obj.find(key);
     if (it == obj.end()) bad(where + key, "missing");
     if (!it->is_number_integer() && !(it->is_number_float() && std::floor(it->get<double>()) == it->get<double>()))
       bad(where + key, "must be an integer");
     double d = it->get<double>();
-    if (d < static_cast<double>(min_value) || d > 1e12) bad(where + key, "out of range (" + it->dump() + ")");
+    if (d < static_cast<double>(min_value) || d > static_cast<double>(max_value))
+      bad(where + key, "out of range (" + it->dump() + "; the engine takes " + std::to_string(min_value) + ".." +
+                           std::to_string(max_value) + ")");
     return static_cast<int64_t>(d);
   }
   int64_t integer_or(const json& obj, const char* key, const std::string& where, int64_t fallback,
-                     int64_t min_value) const {
+                     int64_t min_value, int64_t max_value = kMaxWidth) const {
     if (!obj.contains(key) || obj[key].is_null()) return fallback;
-    return integer(obj, key, where, min_value);
+    return integer(obj, key, where, min_value, max_value);
   }
   double number(const json& obj, const char* key, const std::string& where, double fallback, bool required,
                 double min_value, double max_value) const {
@@ -89,12 +101,12 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   const json& v = r.object(root, "vision_config", "");
   const std::string vw = "vision_config.";
   c.vision.hidden_size = r.integer(v, "hidden_size", vw, 1);
-  c.vision.num_layers = r.integer(v, "num_hidden_layers", vw, 1);
+  c.vision.num_layers = r.integer(v, "num_hidden_layers", vw, 1, kMaxLayers);
   c.vision.num_heads = r.integer(v, "num_attention_heads", vw, 1);
   c.vision.intermediate_size = r.integer(v, "intermediate_size", vw, 1);
-  c.vision.image_size = r.integer(v, "image_size", vw, 1);
-  c.vision.patch_size = r.integer(v, "patch_size", vw, 1);
-  c.vision.num_channels = r.integer_or(v, "num_channels", vw, 3, 1);
+  c.vision.image_size = r.integer(v, "image_size", vw, 1, kMaxImageSide);
+  c.vision.patch_size = r.integer(v, "patch_size", vw, 1, kMaxImageSide);
+  c.vision.num_channels = r.integer_or(v, "num_channels", vw, 3, 1, 16);
   c.vision.layer_norm_eps = r.number(v, "layer_norm_eps", vw, 1e-6, false, 0.0, 1.0);
   c.vision.qkv_bias = r.boolean(v, "qkv_bias", vw, true);
   const std::string norm_type = r.string(v, "norm_type", vw, "layer_norm");
@@ -109,17 +121,17 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
 
   const json& l = r.object(root, "llm_config", "");
   const std::string lw = "llm_config.";
-  c.llm.vocab_size = r.integer(l, "vocab_size", lw, 1);
+  c.llm.vocab_size = r.integer(l, "vocab_size", lw, 1, kMaxVocab);
   c.llm.hidden_size = r.integer(l, "hidden_size", lw, 1);
   c.llm.intermediate_size = r.integer(l, "intermediate_size", lw, 1);
-  c.llm.num_layers = r.integer(l, "num_hidden_layers", lw, 1);
+  c.llm.num_layers = r.integer(l, "num_hidden_layers", lw, 1, kMaxLayers);
   c.llm.num_heads = r.integer(l, "num_attention_heads", lw, 1);
   c.llm.num_kv_heads = r.integer_or(l, "num_key_value_heads", lw, c.llm.num_heads, 1);
-  c.llm.max_position_embeddings = r.integer(l, "max_position_embeddings", lw, 1);
+  c.llm.max_position_embeddings = r.integer(l, "max_position_embeddings", lw, 1, kMaxPositions);
   c.llm.rms_norm_eps = r.number(l, "rms_norm_eps", lw, 1e-6, false, 0.0, 1.0);
   c.llm.rope_theta = r.number(l, "rope_theta", lw, 10000.0, false, 1.0, 1e12);
-  c.llm.bos_token_id = r.integer_or(l, "bos_token_id", lw, 1, 0);
-  c.llm.eos_token_id = r.integer_or(l, "eos_token_id", lw, 2, 0);
+  c.llm.bos_token_id = r.integer_or(l, "bos_token_id", lw, 1, 0, kMaxTokenId);
+  c.llm.eos_token_id = r.integer_or(l, "eos_token_id", lw, 2, 0, kMaxTokenId);
   const std::string lact = r.string(l, "hidden_act", lw, "silu");
   if (lact != "silu") r.bad(lw + "hidden_act", "'" + lact + "' is not supported (silu)");
   if (r.boolean(l, "bias", lw, false)) r.bad(lw + "bias", "true is not supported (InternLM2 has no linear biases)");
@@ -139,9 +151,9 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   if (l.contains("tie_word_embeddings") && r.boolean(l, "tie_word_embeddings", lw, false))
     r.bad(lw + "tie_word_embeddings", "true is not supported (InternLM2 has an untied output head)");
 
-  c.image_size = r.integer_or(root, "force_image_size", "", c.vision.image_size, 1);
+  c.image_size = r.integer_or(root, "force_image_size", "", c.vision.image_size, 1, kMaxImageSide);
   c.downsample_ratio = r.number(root, "downsample_ratio", "", 0.5, false, 1e-6, 1.0);
-  c.select_layer = r.integer_or(root, "select_layer", "", -1, -1000000);
+  c.select_layer = r.integer_or(root, "select_layer", "", -1, -kMaxLayers - 1, kMaxLayers);
   const std::string ps = r.string(root, "ps_version", "", "v1");
   if (ps == "v1") c.ps_version = 1;
   else if (ps == "v2") c.ps_version = 2;
