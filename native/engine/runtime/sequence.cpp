@@ -97,8 +97,11 @@ void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObser
   std::vector<float> last(static_cast<size_t>(last_row.size() * D));
   for (size_t i = 0; i < last_row.size(); ++i)
     std::copy(h.data() + last_row[i] * D, h.data() + (last_row[i] + 1) * D, last.data() + i * D);
+  // One head GEMV per sequence, not one GEMM over the batch: the GEMV and GEMM kernels sum in
+  // different orders, and a sequence's logits must not depend on how many others share its batch
+  // (batch invariance: batchSize changes no reply, bit for bit).
   std::vector<float> logits(static_cast<size_t>(last_row.size() * vocab));
-  llm.head(last.data(), static_cast<int64_t>(last_row.size()), logits.data());
+  for (size_t i = 0; i < last_row.size(); ++i) llm.head(last.data() + i * D, 1, logits.data() + i * vocab);
 
   size_t fi = 0;
   for (const PrefillRequest& q : requests) {
