@@ -6,14 +6,18 @@
 //            [--max-context N] [--json]
 //   vlac_cli info --model DIR [--json]
 //   vlac_cli random-checkpoint OUT --preset vlac-2b|tiny [--tokenizer-from DIR] [--shards N] [--seed S]
+//   vlac_cli bench --model DIR [--scenario S]... [--iterations N] [--warmup N] [--seconds S]
+//            [--reply-tokens N] [--decode-tokens N] [--threads N] [--logits-dir DIR] [--out FILE.json]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "bench/benchmark.h"
 #include "common/cpu_features.h"
 #include "common/error.h"
 #include "common/json.h"
@@ -38,7 +42,11 @@ const char* const kUsage =
     "      exactly tile x tile x 3 bytes. In --text each <image> becomes <img>, the tile's\n"
     "      <IMG_CONTEXT> tokens and </img>; the text gets BOS. --ids go in as given.\n"
     "  vlac_cli info --model DIR [--json]\n"
-    "  vlac_cli random-checkpoint OUT --preset vlac-2b|tiny [--tokenizer-from DIR] [--shards N] [--seed S]\n";
+    "  vlac_cli random-checkpoint OUT --preset vlac-2b|tiny [--tokenizer-from DIR] [--shards N] [--seed S]\n"
+    "  vlac_cli bench --model DIR [--scenario S]... [--iterations N] [--warmup N] [--seconds S]\n"
+    "           [--reply-tokens N] [--decode-tokens N] [--threads N] [--logits-dir DIR] [--out FILE.json]\n"
+    "      S: vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B (comma-separated\n"
+    "      or repeated); the same benchmark and JSON as `npx vlac bench` (native/engine/bench).\n";
 
 // --name value pairs, repeatable ones collected in order; bare words are positionals.
 struct Args {
@@ -273,6 +281,43 @@ int cmd_random_checkpoint(const Args& a) {
   return 0;
 }
 
+int cmd_bench(const Args& a) {
+  if (!a.has("model")) fail(ErrorCode::BadArgument, "bench needs --model DIR");
+  BenchOptions o;
+  if (a.has("scenario")) {
+    for (const std::string& v : a.options.at("scenario")) {
+      size_t start = 0;
+      while (start <= v.size()) {
+        const size_t comma = v.find(',', start);
+        const std::string one = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!one.empty()) o.scenarios.push_back(one);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+  } else {
+    o.scenarios = {"pair"};
+  }
+  o.iterations = static_cast<int>(a.integer("iterations", o.iterations));
+  o.warmup = static_cast<int>(a.integer("warmup", o.warmup));
+  o.seconds = static_cast<double>(a.integer("seconds", 0));
+  o.reply_tokens = static_cast<int>(a.integer("reply-tokens", o.reply_tokens));
+  o.decode_tokens = static_cast<int>(a.integer("decode-tokens", o.decode_tokens));
+  o.logits_dir = a.get("logits-dir");
+  ModelOptions mo;
+  mo.threads = static_cast<int>(a.integer("threads", 0));
+  mo.max_context = a.integer("max-context", 4096);
+  auto model = Model::load(a.get("model"), mo);
+  o.on_progress = [](const std::string& name, int done, int total) {
+    std::cerr << "\r" << name << " " << done << "/" << (total ? std::to_string(total) : std::string("?")) << std::flush;
+  };
+  const json report = run_benchmark(*model, o);
+  std::cerr << "\n";
+  if (a.has("out")) std::ofstream(a.get("out")) << report.dump(2) << "\n";
+  std::cout << report.dump(2) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -286,6 +331,7 @@ int main(int argc, char** argv) {
     if (command == "generate") return cmd_generate(a);
     if (command == "info") return cmd_info(a);
     if (command == "random-checkpoint") return cmd_random_checkpoint(a);
+    if (command == "bench") return cmd_bench(a);
     std::cerr << "unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const vlac::Error& e) {
