@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <numeric>
 
 #include "common/cpu_features.h"
@@ -130,6 +131,9 @@ struct Scenario {
   std::string name;
   Work work;
   int64_t logits_rows = 0;
+  // The inputs, written beside the logits so that a baseline can run exactly the same work.
+  std::shared_ptr<std::vector<int32_t>> ids;
+  std::shared_ptr<std::vector<uint8_t>> tiles;
   std::function<Sample(std::vector<float>* logits)> run;
 };
 
@@ -175,6 +179,7 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
   if (name == "vit-tile") {
     auto tile = std::make_shared<std::vector<uint8_t>>(synthetic_tiles(1, S));
     sc.work = vit_work(c, 1);
+    sc.tiles = tile;
     sc.run = [&m, tile](std::vector<float>*) {
       Sample s;
       auto t0 = Clock::now();
@@ -188,6 +193,7 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     auto ids = std::make_shared<std::vector<int32_t>>(synthetic_prompt(m, n, 0));
     sc.work = prefill_work(c.llm, static_cast<double>(n), 0);
     sc.logits_rows = 1;
+    sc.ids = ids;
     sc.run = [&m, ids](std::vector<float>* logits) {
       Sample s;
       auto seq = m.create_sequence();
@@ -231,6 +237,8 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     }
     sc.work = w;
     sc.logits_rows = batch == 1 ? 1 : 0;
+    sc.ids = ids;
+    sc.tiles = tiles;
     sc.run = [&m, ids, tiles, images, batch, reply, it](std::vector<float>* logits) {
       Sample s;
       auto t0 = Clock::now();
@@ -343,6 +351,22 @@ json run_benchmark(const Model& m, const BenchOptions& o) {
       std::ofstream f(path, std::ios::binary);
       f.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
       r["logits_file"] = path;
+    }
+    if (!o.logits_dir.empty()) {
+      std::string safe = sc.name;
+      std::replace(safe.begin(), safe.end(), ':', '-');
+      if (sc.ids) {
+        const std::string path = o.logits_dir + "/engine-" + safe + ".ids.i32";
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(sc.ids->data()), static_cast<std::streamsize>(sc.ids->size() * 4));
+        r["ids_file"] = path;
+      }
+      if (sc.tiles) {
+        const std::string path = o.logits_dir + "/engine-" + safe + ".tiles.u8";
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(sc.tiles->data()), static_cast<std::streamsize>(sc.tiles->size()));
+        r["tiles_file"] = path;
+      }
     }
     out[sc.name] = r;
   }
