@@ -1,0 +1,125 @@
+// ops/int8.h: weight quantization and packing, kernel-set choice, the entry points.
+#include "ops/int8.h"
+
+#include <atomic>
+#include <cmath>
+#include <string>
+
+#include "common/bf16.h"
+#include "common/cpu_features.h"
+#include "common/error.h"
+#include "common/thread_pool.h"
+
+namespace vlac::ops {
+namespace {
+
+int64_t packed_index(int64_t n, int64_t k, int64_t k4) { return ((n / 16 * k4 + k / 4) * 16 + n % 16) * 4 + k % 4; }
+
+void check_shape(int64_t N, int64_t K, const char* what) {
+  VLAC_CHECK(N > 0 && K > 0, std::string(what) + ": empty or negative weight shape");
+}
+
+template <class Load>
+QuantizedWeight quantize(int64_t N, int64_t K, Load load) {
+  std::vector<int8_t> rows(static_cast<size_t>(N * K));
+  std::vector<float> scale(static_cast<size_t>(N));
+  vlac::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      float amax = 0.0f;
+      for (int64_t k = 0; k < K; ++k) amax = std::fmax(amax, std::fabs(load(n * K + k)));
+      const float s = amax / 127.0f;
+      scale[n] = s;
+      for (int64_t k = 0; k < K; ++k) {
+        const float r = s > 0.0f ? std::nearbyint(load(n * K + k) / s) : 0.0f;
+        rows[n * K + k] = static_cast<int8_t>(std::fmin(127.0f, std::fmax(-127.0f, r)));
+      }
+    }
+  });
+  return QuantizedWeight(rows.data(), scale.data(), N, K);
+}
+
+bool avx2_usable() { return isa_supported(Isa::Avx2); }
+
+}  // namespace
+
+QuantizedWeight::QuantizedWeight(const int8_t* q_rows, const float* scale, int64_t N, int64_t K) : N_(N), K_(K) {
+  check_shape(N, K, "QuantizedWeight");
+  const Int8Weight shape{nullptr, nullptr, nullptr, N, K};
+  const int64_t k4 = shape.k4();
+  // Padded to a multiple of 64 columns: a kernel's register tile (up to 64 columns) loads in bounds.
+  packed_.assign(static_cast<size_t>((shape.n16() + 3) / 4 * 4 * k4 * 64), 0);
+  scale_.assign(scale, scale + N);
+  col_sum_.assign(static_cast<size_t>(N), 0);
+  for (int64_t n = 0; n < N; ++n) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const int8_t v = q_rows[n * K + k];
+      VLAC_CHECK(v >= -127, "QuantizedWeight: code -128 in row " + std::to_string(n) + " (the scheme is symmetric)");
+      packed_[packed_index(n, k, k4)] = v;
+      sum += v;
+    }
+    col_sum_[n] = sum;
+  }
+}
+
+std::vector<int8_t> QuantizedWeight::rows() const {
+  std::vector<int8_t> out(static_cast<size_t>(N_ * K_));
+  const int64_t k4 = (K_ + 3) / 4;
+  for (int64_t n = 0; n < N_; ++n)
+    for (int64_t k = 0; k < K_; ++k) out[n * K_ + k] = packed_[packed_index(n, k, k4)];
+  return out;
+}
+
+QuantizedWeight quantize_weight_bf16(const uint16_t* w, int64_t N, int64_t K) {
+  check_shape(N, K, "quantize_weight_bf16");
+  return quantize(N, K, [w](int64_t i) { return bf16_to_float(w[i]); });
+}
+
+QuantizedWeight quantize_weight_f32(const float* w, int64_t N, int64_t K) {
+  check_shape(N, K, "quantize_weight_f32");
+  return quantize(N, K, [w](int64_t i) { return w[i]; });
+}
+
+const Int8Kernels& int8_kernels(Isa base) {
+  const CpuFeatures& f = cpu_features();
+  VLAC_CHECK(isa_supported(base), std::string("int8 kernels: instruction set ") + isa_name(base) + " not supported here");
+  if (base == Isa::Reference) return reference_int8_kernels();
+  if (base == Isa::Avx512 && f.avx512vnni) return avx512vnni_int8_kernels();
+  if (f.avxvnni) return avxvnni_int8_kernels();
+  return avx2_int8_kernels();
+}
+
+const Int8Kernels& active_int8_kernels() { return int8_kernels(active_isa()); }
+
+std::vector<const Int8Kernels*> supported_int8_kernels() {
+  std::vector<const Int8Kernels*> sets = {&reference_int8_kernels()};
+  const CpuFeatures& f = cpu_features();
+  if (avx2_usable()) {
+    sets.push_back(&avx2_int8_kernels());
+    if (f.avxvnni) sets.push_back(&avxvnni_int8_kernels());
+  }
+  if (isa_supported(Isa::Avx512) && f.avx512vnni) sets.push_back(&avx512vnni_int8_kernels());
+  return sets;
+}
+
+void linear_w8a16(const float* x, int64_t M, const Int8Weight& w, const float* bias, float* y) {
+  VLAC_CHECK(M >= 0 && w.q, "linear_w8a16: negative M or empty weight");
+  if (M == 0) return;
+  active_int8_kernels().linear_w8a16(x, M, w, bias, y);
+}
+
+void linear_w8a8(const float* x, int64_t M, const Int8Weight& w, const float* bias, float* y) {
+  VLAC_CHECK(M >= 0 && w.q, "linear_w8a8: negative M or empty weight");
+  if (M == 0) return;
+  const Int8Kernels& kernels = active_int8_kernels();
+  // Per calling thread, kept between calls: the decode loop does not allocate.
+  thread_local std::vector<uint8_t> codes;
+  thread_local std::vector<float> scales;
+  const int64_t ldq = 4 * w.k4();
+  codes.resize(static_cast<size_t>(M * ldq));
+  scales.resize(static_cast<size_t>(M));
+  kernels.quantize_rows(x, M, w.K, ldq, codes.data(), scales.data());
+  kernels.gemm_f32(codes.data(), M, ldq, scales.data(), w, bias, y);
+}
+
+}  // namespace vlac::ops

@@ -1,0 +1,336 @@
+// The int8 kernels (ops/int8.h) of every set this CPU runs, against the plain reference, and the
+// quantized products against the float product they approximate.
+//
+// Exact (integer) checks: activation codes and scales, the int32 sums Σ p q, and the W8A8 output
+// (same float epilogue everywhere) are bit-identical to the reference.
+// W8A16 vs its reference: |Δy| <= (2K + 4) u (Σ_k |x_k ŵ_k| + |b|), u = 2^-24, as for the bf16
+// linear (two fp32 dot products in different orders; ŵ = s q exactly representable as s · q needs
+// one rounding, which the +4 covers).
+//
+// Quantized vs float (docs/TOLERANCES.md, "int8"): with round-to-nearest and no clipping (the scale
+// is the row's absmax / 127, so |w / s| <= 127), each weight moves by at most half a step,
+// |ŵ - w| <= s_n / 2, and each activation by |x̂ - x| <= t_m / 2. Hence
+//   W8A16: |y_q - y| <= (s_n / 2) Σ_k |x_k| + rounding,
+//   W8A8:  x̂ŵ - xw = x̂ (ŵ - w) + (x̂ - x) w, so |y_q - y| <= (s_n / 2) Σ_k |x̂_k| + (t_m / 2) Σ_k |w_k| + rounding,
+// rounding = (2K + 8) u (Σ_k |x_k w_k| + |b| + the step terms): the fp32 float path itself and the
+// int8 epilogue (int32 -> float, t·s, one fma). These are worst cases (every error of one sign); the
+// test also reports the typical (rms) error against them.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/bf16.h"
+#include "common/error.h"
+#include "common/thread_pool.h"
+#include "ops/int8.h"
+#include "ops/ops.h"
+
+using namespace vlac;
+using namespace vlac::ops;
+
+namespace {
+
+constexpr double kU = 1.0 / (1 << 24);
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 1) {}
+  uint64_t next() {
+    s += 0x9e3779b97f4a7c15ull;
+    uint64_t z = s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  float uniform(float lo, float hi) { return lo + (hi - lo) * static_cast<float>(next() >> 40) / float(1 << 24); }
+};
+
+std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+  Rng r(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = r.uniform(lo, hi);
+  return v;
+}
+
+// Codes in [-127, 127], the extremes often.
+std::vector<int8_t> random_codes(size_t n, uint64_t seed) {
+  Rng r(seed);
+  std::vector<int8_t> v(n);
+  for (auto& c : v) {
+    const uint64_t z = r.next();
+    c = (z & 7) == 0 ? int8_t((z & 8) ? 127 : -127) : static_cast<int8_t>(int(z >> 32 & 0xff) % 255 - 127);
+  }
+  return v;
+}
+
+QuantizedWeight random_weight(int64_t N, int64_t K, uint64_t seed) {
+  const auto q = random_codes(N * K, seed);
+  std::vector<float> s = random_floats(N, seed + 1, 1e-3f, 2e-2f);
+  return QuantizedWeight(q.data(), s.data(), N, K);
+}
+
+// Activation codes of a kernel set (its offset) from int8 codes p, padded with the code of 0.
+std::vector<uint8_t> encode(const std::vector<int8_t>& p, int64_t M, int64_t K, int64_t ldq, int offset) {
+  std::vector<uint8_t> out(M * ldq, static_cast<uint8_t>(offset));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k) out[m * ldq + k] = static_cast<uint8_t>(p[m * K + k] + offset);
+  return out;
+}
+
+int decode(uint8_t code, int offset) { return offset ? int(code) - offset : int(int8_t(code)); }
+
+std::vector<const Int8Kernels*> fast_sets() {
+  auto all = supported_int8_kernels();
+  return {all.begin() + 1, all.end()};
+}
+
+std::string shape(int64_t M, int64_t K, int64_t N) {
+  return "M=" + std::to_string(M) + " K=" + std::to_string(K) + " N=" + std::to_string(N);
+}
+
+const int64_t kMs[] = {1, 2, 3, 5, 6, 7, 13, 70};
+const int64_t kKs[] = {1, 3, 4, 5, 33, 64, 1000};
+const int64_t kNs[] = {1, 7, 16, 17, 63, 65, 100};
+
+}  // namespace
+
+TEST_CASE("this CPU runs the int8 kernel sets its features allow, and the best one is active") {
+  std::vector<std::string> names;
+  for (const Int8Kernels* k : supported_int8_kernels()) names.push_back(k->name);
+  MESSAGE("int8 kernel sets here: " << [&] { std::string s; for (auto& n : names) s += n + " "; return s; }()
+                                    << "(active: " << active_int8_kernels().name << ")");
+  REQUIRE(!names.empty());
+  CHECK(names.front() == "reference");
+  CHECK(std::string(active_int8_kernels().name) == names.back());
+}
+
+TEST_CASE("weight quantization: half a step at most, absmax at ±127, zero rows stay zero, repacking is lossless") {
+  const int64_t N = 37, K = 70;
+  auto w = random_floats(N * K, 5, -0.3f, 0.3f);
+  for (int64_t k = 0; k < K; ++k) w[4 * K + k] = 0.0f;  // an all-zero row
+  w[9 * K + 3] = 50.0f;                                 // an outlier
+  const QuantizedWeight qw = quantize_weight_f32(w.data(), N, K);
+  const std::vector<int8_t> q = qw.rows();
+  for (int64_t n = 0; n < N; ++n) {
+    const float s = qw.scales()[n];
+    int amax = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      amax = std::max(amax, std::abs(int(q[n * K + k])));
+      if (s > 0) CHECK(std::fabs(w[n * K + k] / s - q[n * K + k]) <= 0.5f + 1e-4f);
+    }
+    CHECK(amax == (n == 4 ? 0 : 127));
+  }
+  CHECK(qw.scales()[4] == 0.0f);
+  const QuantizedWeight again(q.data(), qw.scales().data(), N, K);
+  CHECK(again.rows() == q);
+  const Int8Weight v = again.view();
+  for (int64_t n = 0; n < N; ++n) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < K; ++k) sum += q[n * K + k];
+    CHECK(v.col_sum[n] == sum);
+  }
+  const int8_t bad[2] = {-128, 0};
+  const float one = 1.0f;
+  CHECK_THROWS_AS(QuantizedWeight(bad, &one, 1, 2), Error);
+}
+
+TEST_CASE("activation codes and scales are identical to the reference in every set, ties rounding to even") {
+  for (const Int8Kernels* set : fast_sets())
+    for (int64_t M : {1, 3, 9})
+      for (int64_t K : kKs) {
+        auto x = random_floats(M * K, M * 100 + K, -3.0f, 3.0f);
+        // exact ties: absmax 127 makes inv = 1, so x = j + 0.5 rounds to the even neighbour
+        if (K >= 4) {
+          x[0] = 127.0f;
+          x[1] = 2.5f;
+          x[2] = -3.5f;
+          x[3] = 0.5f;
+        }
+        const int64_t ldq = (K + 3) / 4 * 4;
+        std::vector<uint8_t> want(M * ldq), got(M * ldq);
+        std::vector<float> ws(M), gs(M);
+        reference_int8_kernels().quantize_rows(x.data(), M, K, ldq, want.data(), ws.data());
+        set->quantize_rows(x.data(), M, K, ldq, got.data(), gs.data());
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < M * ldq; ++i) wrong += int(int8_t(want[i])) != decode(got[i], set->offset);
+        INFO(std::string(set->name) << " M=" << M << " K=" << K);
+        CHECK(wrong == 0);
+        CHECK(std::memcmp(ws.data(), gs.data(), M * sizeof(float)) == 0);
+        if (K >= 4) {
+          CHECK(int8_t(want[1]) == 2);
+          CHECK(int8_t(want[2]) == -4);
+          CHECK(int8_t(want[3]) == 0);
+        }
+      }
+}
+
+TEST_CASE("int8 GEMM int32 sums are bit-exact against the integer reference on odd shapes") {
+  for (const Int8Kernels* set : fast_sets()) {
+    uint64_t seed = 1;
+    for (int64_t M : kMs)
+      for (int64_t K : kKs)
+        for (int64_t N : kNs) {
+          const QuantizedWeight qw = random_weight(N, K, ++seed);
+          const auto p = random_codes(M * K, seed + 7);
+          const int64_t ldq = (K + 3) / 4 * 4;
+          std::vector<int32_t> want(M * N), got(M * N, 0x7fffffff);
+          reference_int8_kernels().gemm_s32(encode(p, M, K, ldq, 0).data(), M, ldq, qw.view(), want.data());
+          set->gemm_s32(encode(p, M, K, ldq, set->offset).data(), M, ldq, qw.view(), got.data());
+          INFO(std::string(set->name) << " " << shape(M, K, N));
+          CHECK(got == want);
+        }
+  }
+}
+
+TEST_CASE("int8 GEMM sums stay exact at the extremes: every code ±127 at the LLM's widest depth") {
+  const int64_t M = 7, K = 8192, N = 33;
+  std::vector<int8_t> q(N * K), p(M * K);
+  for (int64_t i = 0; i < N * K; ++i) q[i] = (i / K) % 3 == 0 ? -127 : 127;
+  for (int64_t i = 0; i < M * K; ++i) p[i] = (i / K) % 2 == 0 ? 127 : -127;
+  std::vector<float> s(N, 1.0f);
+  const QuantizedWeight qw(q.data(), s.data(), N, K);
+  const int64_t ldq = K;
+  std::vector<int32_t> want(M * N);
+  reference_int8_kernels().gemm_s32(encode(p, M, K, ldq, 0).data(), M, ldq, qw.view(), want.data());
+  CHECK(std::abs(want[0]) == 127 * 127 * K);
+  for (const Int8Kernels* set : fast_sets()) {
+    std::vector<int32_t> got(M * N);
+    set->gemm_s32(encode(p, M, K, ldq, set->offset).data(), M, ldq, qw.view(), got.data());
+    INFO(set->name);
+    CHECK(got == want);
+  }
+}
+
+TEST_CASE("W8A8 linear output is bit-identical to the reference, with and without bias, any thread count") {
+  for (int threads : {1, 3, 2}) {
+    set_num_threads(threads);
+    for (const Int8Kernels* set : fast_sets()) {
+      uint64_t seed = 50;
+      for (int64_t M : {1, 6, 13, 70})
+        for (int64_t K : {5, 64, 1000})
+          for (int64_t N : {7, 65, 100}) {
+            const QuantizedWeight qw = random_weight(N, K, ++seed);
+            const auto x = random_floats(M * K, seed + 3);
+            const auto b = random_floats(N, seed + 4);
+            const bool with_bias = (M + N) % 2 == 0;
+            const int64_t ldq = (K + 3) / 4 * 4;
+            std::vector<uint8_t> rc(M * ldq), gc(M * ldq);
+            std::vector<float> rs(M), gs(M), want(M * N), got(M * N);
+            reference_int8_kernels().quantize_rows(x.data(), M, K, ldq, rc.data(), rs.data());
+            reference_int8_kernels().gemm_f32(rc.data(), M, ldq, rs.data(), qw.view(), with_bias ? b.data() : nullptr,
+                                              want.data());
+            set->quantize_rows(x.data(), M, K, ldq, gc.data(), gs.data());
+            set->gemm_f32(gc.data(), M, ldq, gs.data(), qw.view(), with_bias ? b.data() : nullptr, got.data());
+            INFO(std::string(set->name) << " " << shape(M, K, N) << " threads=" << threads);
+            CHECK(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0);
+          }
+    }
+  }
+  set_num_threads(physical_core_count());
+}
+
+TEST_CASE("W8A16 linear matches its reference within fp32 summation-order rounding") {
+  for (const Int8Kernels* set : fast_sets()) {
+    uint64_t seed = 900;
+    for (int64_t M : {1, 2, 3, 4, 5})
+      for (int64_t K : kKs)
+        for (int64_t N : kNs) {
+          const QuantizedWeight qw = random_weight(N, K, ++seed);
+          const Int8Weight v = qw.view();
+          const std::vector<int8_t> q = qw.rows();
+          const auto x = random_floats(M * K, seed + 3);
+          const auto b = random_floats(N, seed + 4);
+          const float* bias = (K + N) % 2 ? b.data() : nullptr;
+          std::vector<float> want(M * N), got(M * N, std::nanf(""));
+          reference_int8_kernels().linear_w8a16(x.data(), M, v, bias, want.data());
+          set->linear_w8a16(x.data(), M, v, bias, got.data());
+          double worst = 0;
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = 0; n < N; ++n) {
+              double mag = bias ? std::fabs(bias[n]) : 0.0;
+              for (int64_t k = 0; k < K; ++k) mag += std::fabs(x[m * K + k] * v.scale[n] * q[n * K + k]);
+              const double d = std::fabs(double(got[m * N + n]) - want[m * N + n]);
+              worst = std::max(worst, std::isnan(d) ? 1e30 : d / ((2.0 * K + 4) * kU * mag + 1e-37));
+            }
+          INFO(std::string(set->name) << " " << shape(M, K, N) << " worst error / bound " << worst);
+          CHECK(worst <= 1.0);
+        }
+  }
+}
+
+// The derivation is at the top of this file.
+TEST_CASE("quantized products stay within the quantization-step bound of the float product") {
+  struct Shape { int64_t M, K, N; };
+  for (const Shape s : {Shape{5, 1000, 70}, Shape{17, 2048, 64}, Shape{3, 4096, 33}}) {
+    const auto w = random_floats(s.N * s.K, s.K, -0.05f, 0.05f);
+    auto x = random_floats(s.M * s.K, s.K + 1, -2.0f, 2.0f);
+    for (int64_t m = 0; m < s.M; ++m) x[m * s.K + (m * 37) % s.K] = 40.0f;  // an activation outlier per row
+    const auto b = random_floats(s.N, 3);
+    const QuantizedWeight qw = quantize_weight_f32(w.data(), s.N, s.K);
+    std::vector<float> y8a16(s.M * s.N), y8a8(s.M * s.N);
+    linear_w8a16(x.data(), s.M, qw.view(), b.data(), y8a16.data());
+    linear_w8a8(x.data(), s.M, qw.view(), b.data(), y8a8.data());
+    double worst16 = 0, worst8 = 0, rms16 = 0, rms8 = 0, rms_bound16 = 0, rms_bound8 = 0;
+    for (int64_t m = 0; m < s.M; ++m) {
+      float amax = 0;
+      for (int64_t k = 0; k < s.K; ++k) amax = std::max(amax, std::fabs(x[m * s.K + k]));
+      const double t = amax / 127.0;
+      for (int64_t n = 0; n < s.N; ++n) {
+        const double sn = qw.scales()[n];
+        double exact = b[n], sum_x = 0, sum_xhat = 0, sum_w = 0, mag = std::fabs(b[n]);
+        for (int64_t k = 0; k < s.K; ++k) {
+          const double xv = x[m * s.K + k], wv = w[n * s.K + k];
+          exact += xv * wv;
+          sum_x += std::fabs(xv);
+          sum_xhat += std::fabs(std::nearbyint(xv / t)) * t;
+          sum_w += std::fabs(wv);
+          mag += std::fabs(xv * wv);
+        }
+        const double b16 = sn / 2 * sum_x + (2.0 * s.K + 8) * kU * (mag + sn / 2 * sum_x);
+        const double b8 = sn / 2 * sum_xhat + t / 2 * sum_w + (2.0 * s.K + 8) * kU * (mag + sn / 2 * sum_xhat + t / 2 * sum_w);
+        const double e16 = std::fabs(y8a16[m * s.N + n] - exact), e8 = std::fabs(y8a8[m * s.N + n] - exact);
+        worst16 = std::max(worst16, e16 / b16);
+        worst8 = std::max(worst8, e8 / b8);
+        rms16 += e16 * e16;
+        rms8 += e8 * e8;
+        rms_bound16 += b16 * b16;
+        rms_bound8 += b8 * b8;
+      }
+    }
+    MESSAGE(shape(s.M, s.K, s.N) << ": worst error / bound W8A16 " << worst16 << ", W8A8 " << worst8
+                                 << "; rms error / rms bound W8A16 " << std::sqrt(rms16 / rms_bound16) << ", W8A8 "
+                                 << std::sqrt(rms8 / rms_bound8));
+    CHECK(worst16 <= 1.0);
+    CHECK(worst8 <= 1.0);
+  }
+}
+
+TEST_CASE("int8 kernels on the ViT and LLM shapes match the reference (sampled rows)") {
+  struct Shape { int64_t M, K, N; };
+  const Shape shapes[] = {{1025, 1024, 3072}, {1025, 4096, 1024}, {67, 2048, 8192}, {67, 8192, 2048}, {1, 2048, 92553}};
+  for (const Shape& s : shapes) {
+    const QuantizedWeight qw = random_weight(s.N, s.K, s.N + s.K);
+    const auto p = random_codes(s.M * s.K, s.M);
+    const int64_t ldq = (s.K + 3) / 4 * 4;
+    const auto ref_codes = encode(p, s.M, s.K, ldq, 0);
+    for (const Int8Kernels* set : fast_sets()) {
+      std::vector<int32_t> got(s.M * s.N);
+      set->gemm_s32(encode(p, s.M, s.K, ldq, set->offset).data(), s.M, ldq, qw.view(), got.data());
+      int64_t wrong = 0;
+      std::vector<int32_t> want(s.N);
+      for (int64_t m : {int64_t(0), s.M / 2, s.M - 1}) {
+        reference_int8_kernels().gemm_s32(ref_codes.data() + m * ldq, 1, ldq, qw.view(), want.data());
+        for (int64_t n = 0; n < s.N; ++n) wrong += got[m * s.N + n] != want[n];
+      }
+      INFO(std::string(set->name) << " " << shape(s.M, s.K, s.N));
+      CHECK(wrong == 0);
+    }
+  }
+}
