@@ -1,0 +1,55 @@
+#include "runtime/prefix_cache.h"
+
+#include <algorithm>
+
+namespace vlac {
+
+uint64_t PrefixCache::bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return bytes_;
+}
+
+size_t PrefixCache::entries() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return lru_.size();
+}
+
+PrefixCache::Hit PrefixCache::find(const PositionKey* keys, int64_t n_keys, int64_t max_length) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto best = lru_.end();
+  for (auto it = lru_.begin(); it != lru_.end(); ++it) {
+    const int64_t len = static_cast<int64_t>(it->keys.size());
+    if (len > n_keys || len > max_length || (best != lru_.end() && len <= static_cast<int64_t>(best->keys.size())))
+      continue;
+    if (std::equal(it->keys.begin(), it->keys.end(), keys)) best = it;
+  }
+  if (best == lru_.end()) return {};
+  lru_.splice(lru_.begin(), lru_, best);
+  return {best->snapshot, static_cast<int64_t>(best->keys.size())};
+}
+
+void PrefixCache::insert(std::vector<PositionKey> keys, std::shared_ptr<const Sequence> snapshot,
+                         uint64_t bytes_per_position) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t size = static_cast<uint64_t>(keys.size()) * bytes_per_position;
+  if (size > max_bytes_ || keys.empty()) return;
+  for (auto it = lru_.begin(); it != lru_.end(); ++it)
+    if (it->keys == keys) {
+      lru_.splice(lru_.begin(), lru_, it);
+      return;
+    }
+  while (bytes_ + size > max_bytes_) {
+    bytes_ -= lru_.back().bytes;
+    lru_.pop_back();
+  }
+  lru_.push_front(Entry{std::move(keys), std::move(snapshot), size});
+  bytes_ += size;
+}
+
+void PrefixCache::clear() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  lru_.clear();
+  bytes_ = 0;
+}
+
+}  // namespace vlac
