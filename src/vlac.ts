@@ -20,6 +20,8 @@ export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 export interface LoadOptions {
   device?: Device;
   weights?: 'auto' | 'bf16' | 'int8';
+  /** With weights 'int8': also quantize the LM head (default true; false keeps it bf16). */
+  quantizeLmHead?: boolean;
   threads?: number;
   maxContext?: number;
   maxBatch?: number;
@@ -42,14 +44,25 @@ export interface VlacInfo {
     vocab: number; imageSize: number; imageTokens: number; maxPositionEmbeddings: number; storedDtype: string;
   };
   unusedTensors: string[];
+  /** cacheBytes: what the frame-embedding and prefix KV caches hold now. */
   memory: { weightsBytes: number; kvCacheBytes: number; cacheBytes: number };
+  /** What the caches did since load (native/engine/runtime/cached_batch.h): tiles found in the frame
+   *  cache vs encoded by the ViT, requests that started from a stored prefix, prompt positions copied
+   *  from a prefix instead of computed, and prompt tokens that went through the LLM. */
+  cache: CacheCounters;
+}
+
+export interface CacheCounters {
+  frameHits: number; frameMisses: number; prefixHits: number; prefixTokensReused: number; prefilledTokens: number;
 }
 
 interface NativeModelHandle {
-  load(dir: string, options: { maxContext: number; threads?: number }): Promise<void>;
+  load(dir: string, options: { maxContext: number; threads?: number; weights: 'bf16' | 'int8'; quantizeLmHead?: boolean;
+    frameCacheBytes: number; prefixCacheBytes: number }): Promise<void>;
   info(): {
     model: VlacInfo['model']; unusedTensors: string[]; weightsBytes: number; kvCacheBytesPerSequence: number;
-    maxContext: number; threads: number; stopIds: Int32Array;
+    weights: 'bf16' | 'int8'; lmHeadInt8: boolean; buildMs: number;
+    maxContext: number; threads: number; stopIds: Int32Array; cacheBytes: number; cache: CacheCounters;
   };
   tokenizer(): ConstructorParameters<typeof Tokenizer>[0];
   encodeTiles(tiles: Uint8Array | Float32Array, n: number): Promise<Float32Array>;
@@ -57,6 +70,7 @@ interface NativeModelHandle {
   generateBatch(requests: { ids: Int32Array; tiles?: Uint8Array }[], options: object, token?: object): Promise<{
     replies: { ids: Int32Array; text: string; finishReason: 'stop' | 'length' | 'aborted'; steps: never[]; timedOut: boolean }[];
     timing: { encodeMs: number; prefillMs: number; decodeMs: number };
+    cache: CacheCounters;
     timedOut: boolean;
   }>;
   benchmark(options: object): Promise<string>;
@@ -73,6 +87,8 @@ export interface BenchmarkOptions {
   decodeContext?: number;
   decodeTokens?: number;
   logitsDir?: string;
+  /** Run the scenarios that use the caches (stream-ref:N) without them: the uncached baseline. */
+  noCache?: boolean;
 }
 
 interface NativeModule {
@@ -130,12 +146,14 @@ export class Vlac extends VlacTasks implements SequenceHost {
     const maxContext = integerIn(o.maxContext, 'maxContext', 16, 1 << 20, 4096);
     integerIn(o.maxBatch, 'maxBatch', 1, 4096, 16);
     const maxQueue = integerIn(o.maxQueue, 'maxQueue', 1, 1 << 20, 256);
-    if (o.cache !== undefined) optionsObject(o.cache, 'cache');
+    const cache = o.cache === undefined ? {} : optionsObject<NonNullable<LoadOptions['cache']>>(o.cache, 'cache');
+    const frameCacheBytes = integerIn(cache.frameBytes, 'cache.frameBytes', 0, Number.MAX_SAFE_INTEGER, 256 * 2 ** 20);
+    const prefixCacheBytes = integerIn(cache.prefixBytes, 'cache.prefixBytes', 0, Number.MAX_SAFE_INTEGER, 512 * 2 ** 20);
     if (device.startsWith('cuda'))
       throw new VlacError('ERR_VLAC_CUDA_UNAVAILABLE',
         `device '${device}' was asked for, but this build of vlac-engine has no CUDA backend; use device 'cpu' or 'auto'`);
-    if (weights === 'int8')
-      throw badArgument("weights 'int8' is not available in this version of vlac-engine; use 'bf16' or 'auto'");
+    if (o.quantizeLmHead !== undefined && typeof o.quantizeLmHead !== 'boolean')
+      throw badArgument(`quantizeLmHead must be a boolean, got ${JSON.stringify(o.quantizeLmHead)}`);
     let st;
     try {
       st = statSync(modelDir);
@@ -147,7 +165,12 @@ export class Vlac extends VlacTasks implements SequenceHost {
     const module = loadNative() as unknown as NativeModule;
     const native = callNative(() => new module.NativeModel(maxQueue));
     try {
-      await native.load(modelDir, { maxContext, ...(threads ? { threads } : {}) });
+      // 'auto' is bf16 on the CPU: int8 trades accuracy (docs/TOLERANCES.md, int8) for speed and memory.
+      await native.load(modelDir, {
+        maxContext, weights: weights === 'int8' ? 'int8' : 'bf16', frameCacheBytes, prefixCacheBytes,
+        ...(o.quantizeLmHead !== undefined ? { quantizeLmHead: o.quantizeLmHead } : {}),
+        ...(threads ? { threads } : {}),
+      });
     } catch (err) {
       await native.dispose().catch(() => undefined);
       throw VlacError.from(err);
@@ -162,10 +185,11 @@ export class Vlac extends VlacTasks implements SequenceHost {
       cpuFeatures: cpu.features,
       threads: n.threads,
       cuda: { available: false, reason: 'this build of vlac-engine has no CUDA backend' },
-      weights: 'bf16',
+      weights: n.weights,
       model: n.model,
       unusedTensors: n.unusedTensors,
-      memory: { weightsBytes: n.weightsBytes, kvCacheBytes: 0, cacheBytes: 0 },
+      memory: { weightsBytes: n.weightsBytes, kvCacheBytes: 0, cacheBytes: n.cacheBytes },
+      cache: n.cache,
     };
     if (info.unusedTensors.length > 0 && !warnedUnused) {
       warnedUnused = true;
@@ -179,7 +203,13 @@ export class Vlac extends VlacTasks implements SequenceHost {
   }
 
   get info(): VlacInfo {
-    return { ...this.#info, memory: { ...this.#info.memory } };
+    // The cache figures are read live; after dispose, the last ones read.
+    if (!this.#disposed) {
+      const n = this.#native.info();
+      this.#info.memory.cacheBytes = n.cacheBytes;
+      this.#info.cache = n.cache;
+    }
+    return { ...this.#info, memory: { ...this.#info.memory }, cache: { ...this.#info.cache } };
   }
 
   /** @internal */

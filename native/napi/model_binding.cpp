@@ -13,6 +13,7 @@
 #include "napi/errors.h"
 #include "napi/inference_thread.h"
 #include "napi/tokenizer_binding.h"
+#include "runtime/cached_batch.h"
 #include "runtime/model.h"
 #include "runtime/sequence.h"
 
@@ -46,6 +47,7 @@ std::shared_ptr<CancelToken::State> cancel_state(const Napi::Value& v) {
 
 struct ModelState {
   std::shared_ptr<Model> model;
+  std::unique_ptr<ModelCaches> caches;  // set with the model; generateBatch goes through them
   std::atomic<bool> disposed{false};
 };
 
@@ -115,6 +117,16 @@ Napi::Object result_to_js(Napi::Env env, const Tokenizer& tok, const GenerateRes
   out.Set("finishReason", finish_reason_name(r.finish_reason));
   out.Set("steps", steps_to_js(env, tok, r.steps));
   out.Set("timedOut", timed_out);
+  return out;
+}
+
+Napi::Object counters_to_js(Napi::Env env, const CacheCounters& c) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("frameHits", static_cast<double>(c.frame_hits));
+  out.Set("frameMisses", static_cast<double>(c.frame_misses));
+  out.Set("prefixHits", static_cast<double>(c.prefix_hits));
+  out.Set("prefixTokensReused", static_cast<double>(c.prefix_tokens_reused));
+  out.Set("prefilledTokens", static_cast<double>(c.prefilled_tokens));
   return out;
 }
 
@@ -274,19 +286,43 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   // stops at its next step, so that joining the inference thread (~InferenceThread) is quick.
   ~NativeModel() override { state_->disposed = true; }
 
-  // load(dir, { maxContext, threads }) -> Promise<void>
+  // load(dir, { maxContext, threads, weights: 'bf16' | 'int8', quantizeLmHead, frameCacheBytes,
+  //             prefixCacheBytes }) -> Promise<void>
   Napi::Value load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const std::string dir = arg_string(info, 0, "modelDir");
     ModelOptions opts;
+    CacheOptions cache;
     if (info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
+      auto bytes = [&](const char* key, uint64_t fallback) {
+        Napi::Value v = o.Get(key);
+        if (!v.IsNumber()) return fallback;
+        const double d = v.As<Napi::Number>().DoubleValue();
+        if (!(d >= 0) || d > 9007199254740991.0)
+          throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", std::string(key) + " must be a byte count >= 0");
+        return static_cast<uint64_t>(d);
+      };
+      cache.frame_bytes = bytes("frameCacheBytes", cache.frame_bytes);
+      cache.prefix_bytes = bytes("prefixCacheBytes", cache.prefix_bytes);
       if (o.Get("maxContext").IsNumber()) opts.max_context = o.Get("maxContext").As<Napi::Number>().Int64Value();
       if (o.Get("threads").IsNumber()) opts.threads = o.Get("threads").As<Napi::Number>().Int32Value();
+      if (o.Get("weights").IsString()) {
+        const std::string w = o.Get("weights").As<Napi::String>().Utf8Value();
+        if (w != "bf16" && w != "int8")
+          throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "weights must be 'bf16' or 'int8', got '" + w + "'");
+        opts.weights.format = w == "int8" ? WeightFormat::Int8 : WeightFormat::Bf16;
+      }
+      if (o.Get("quantizeLmHead").IsBoolean()) opts.weights.quantize_lm_head = o.Get("quantizeLmHead").As<Napi::Boolean>();
     }
     auto st = state_;
     return thread_->post<bool>(
-        env, [dir, opts, st]() -> bool { st->model = Model::load(dir, opts); return true; },
+        env,
+        [dir, opts, cache, st]() -> bool {
+          st->model = Model::load(dir, opts);
+          st->caches = std::make_unique<ModelCaches>(cache);
+          return true;
+        },
         [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
   }
 
@@ -318,11 +354,17 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     for (size_t i = 0; i < m.checkpoint().unused_tensors().size(); ++i)
       unused.Set(static_cast<uint32_t>(i), m.checkpoint().unused_tensors()[i]);
     out.Set("unusedTensors", unused);
-    out.Set("weightsBytes", static_cast<double>(m.checkpoint().weight_bytes()));
+    out.Set("weightsBytes", static_cast<double>(m.resident_weight_bytes()));
+    out.Set("weights", weight_format_name(m.weights().format));
+    out.Set("lmHeadInt8", m.llm().lm_head_is_int8());
+    out.Set("buildMs", m.build_seconds() * 1000.0);
     out.Set("kvCacheBytesPerSequence", static_cast<double>(m.kv_cache_bytes_per_sequence()));
     out.Set("maxContext", static_cast<double>(m.max_context()));
     out.Set("threads", num_threads());
     out.Set("stopIds", ids_to_js(env, m.default_stop_ids()));
+    const ModelCaches& caches = *state_->caches;
+    out.Set("cacheBytes", static_cast<double>(caches.bytes()));
+    out.Set("cache", counters_to_js(env, caches.counters()));
     return out;
   }
 
@@ -387,9 +429,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   // generateBatch([{ ids: Int32Array, tiles?: Uint8Array, nTiles }], options, cancelToken?)
-  //   -> Promise<{ replies: [...], timing: { encodeMs, prefillMs, decodeMs } }>
-  // One batched call of the task layer: every request's tiles go through the ViT in one pass, every
-  // prompt is prefilled in one batched forward, then each reply is decoded.
+  //   -> Promise<{ replies: [...], timing: { encodeMs, prefillMs, decodeMs }, cache: counters }>
+  // One batched call of the task layer through the model's frame and prefix caches
+  // (runtime/cached_batch.h): the tiles missing from the cache go through the ViT in one pass, every
+  // prompt's uncached part is prefilled in one batched forward, then each reply is decoded.
   Napi::Value generate_batch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Model& m = model(env);
@@ -397,11 +440,11 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     if (!info[1].IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "options must be an object");
     struct Request {
       std::vector<int32_t> ids;
+      std::vector<uint8_t> tiles;
       int64_t n_tiles = 0;
     };
     Napi::Array arr = info[0].As<Napi::Array>();
     auto requests = std::make_shared<std::vector<Request>>(arr.Length());
-    auto tiles = std::make_shared<std::vector<uint8_t>>();
     const uint64_t per_tile = static_cast<uint64_t>(m.tile_size()) * m.tile_size() * 3;
     for (uint32_t i = 0; i < arr.Length(); ++i) {
       if (!arr.Get(i).IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "requests[" + std::to_string(i) + "] must be an object");
@@ -412,7 +455,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         if (t.ElementLength() % per_tile != 0)
           throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "requests[" + std::to_string(i) + "].tiles has a partial tile");
         (*requests)[i].n_tiles = static_cast<int64_t>(t.ElementLength() / per_tile);
-        tiles->insert(tiles->end(), t.Data(), t.Data() + t.ElementLength());
+        (*requests)[i].tiles.assign(t.Data(), t.Data() + t.ElementLength());
       }
     }
     Napi::Object o = info[1].As<Napi::Object>();
@@ -422,52 +465,24 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     opts->should_abort = abort_rule(state_, cancel_state(info[2]), timeout, timed_out);
     struct Out {
       std::vector<GenerateResult> results;
-      double encode_ms = 0, prefill_ms = 0, decode_ms = 0;
+      BatchStats stats;
     };
     auto st = state_;
     return thread_->post<Out>(
         env,
-        [st, requests, tiles, opts, timed_out]() -> Out {
+        [st, requests, opts, timed_out]() -> Out {
           if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
-          const Model& model = *st->model;
+          std::vector<BatchRequest> batch;
+          for (const auto& r : *requests)
+            batch.push_back({r.ids.data(), static_cast<int64_t>(r.ids.size()), r.tiles.data(), r.n_tiles});
           Out out;
-          auto ms_since = [](Clock::time_point t0) {
-            return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-          };
-          auto t0 = Clock::now();
-          int64_t total_tiles = static_cast<int64_t>(tiles->size() / (model.tile_size() * model.tile_size() * 3));
-          std::vector<float> rows;
-          if (total_tiles > 0) rows = model.encode_tiles(tiles->data(), total_tiles);
-          out.encode_ms = ms_since(t0);
-          if (opts->should_abort()) {
+          out.results = vlac::generate_batch(*st->model, batch, *opts, st->caches.get(), &out.stats, [&] {
+            if (!opts->should_abort()) return;
             // the abort rule fires for disposal and deadline too; the error names which
             if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
             if (*timed_out) fail(ErrorCode::Timeout, "the call passed its timeoutMs during the image encoding");
             fail(ErrorCode::Aborted, "the call was aborted");
-          }
-
-          t0 = Clock::now();
-          std::vector<std::unique_ptr<Sequence>> seqs;
-          std::vector<PrefillRequest> prefill;
-          const int64_t row_floats = model.image_tokens_per_tile() * model.hidden_size();
-          int64_t tile_at = 0;
-          for (auto& r : *requests) {
-            seqs.push_back(model.create_sequence());
-            PrefillRequest p;
-            p.sequence = seqs.back().get();
-            p.ids = r.ids.data();
-            p.n_ids = static_cast<int64_t>(r.ids.size());
-            p.image_rows = r.n_tiles ? rows.data() + tile_at * row_floats : nullptr;
-            p.n_image_rows = r.n_tiles * model.image_tokens_per_tile();
-            tile_at += r.n_tiles;
-            prefill.push_back(p);
-          }
-          prefill_batch(prefill);
-          out.prefill_ms = ms_since(t0);
-
-          t0 = Clock::now();
-          for (auto& s : seqs) out.results.push_back(s->generate(*opts));
-          out.decode_ms = ms_since(t0);
+          });
           return out;
         },
         [st, timed_out](Napi::Env e, Out& out) -> Napi::Value {
@@ -478,17 +493,18 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
             replies.Set(static_cast<uint32_t>(i), result_to_js(e, st->model->tokenizer(), out.results[i], *timed_out));
           js.Set("replies", replies);
           Napi::Object timing = Napi::Object::New(e);
-          timing.Set("encodeMs", out.encode_ms);
-          timing.Set("prefillMs", out.prefill_ms);
-          timing.Set("decodeMs", out.decode_ms);
+          timing.Set("encodeMs", out.stats.encode_ms);
+          timing.Set("prefillMs", out.stats.prefill_ms);
+          timing.Set("decodeMs", out.stats.decode_ms);
           js.Set("timing", timing);
+          js.Set("cache", counters_to_js(e, out.stats.counts));
           js.Set("timedOut", Napi::Boolean::New(e, *timed_out));
           return js;
         });
   }
 
   // benchmark({ scenarios: string[], warmup, iterations, seconds, replyTokens, decodeContext,
-  //             decodeTokens, logitsDir }) -> Promise<report JSON text> (bench/benchmark.h)
+  //             decodeTokens, logitsDir, noCache }) -> Promise<report JSON text> (bench/benchmark.h)
   Napi::Value benchmark(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     model(env);
@@ -512,6 +528,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     opts->reply_tokens = static_cast<int>(num("replyTokens", opts->reply_tokens));
     opts->decode_context = static_cast<int>(num("decodeContext", opts->decode_context));
     opts->decode_tokens = static_cast<int>(num("decodeTokens", opts->decode_tokens));
+    opts->no_cache = o.Get("noCache").IsBoolean() && o.Get("noCache").As<Napi::Boolean>().Value();
     if (o.Get("logitsDir").IsString()) opts->logits_dir = o.Get("logitsDir").As<Napi::String>().Utf8Value();
     auto st = state_;
     return thread_->post<std::string>(

@@ -26,22 +26,26 @@ std::vector<uint16_t> deinterleave_wqkv(const uint16_t* wqkv, int64_t num_heads,
   return out;
 }
 
-InternLm2::InternLm2(const Checkpoint& ck) : config_(ck.config().llm) {
+InternLm2::InternLm2(const Checkpoint& ck, const WeightOptions& weights) : config_(ck.config().llm) {
   const LlmConfig& c = config_;
+  const bool int8 = weights.format == WeightFormat::Int8;
+  const int64_t D = c.hidden_size, q_width = c.num_heads * c.head_dim();
+  const int64_t qkv_rows = q_width + 2 * c.num_kv_heads * c.head_dim();
   tok_embeddings_ = ck.bf16("language_model.model.tok_embeddings.weight");
   norm_ = ck.f32("language_model.model.norm.weight");
-  output_ = ck.bf16("language_model.output.weight");
+  output_ = LinearWeight(ck.bf16("language_model.output.weight"), c.vocab_size, D, int8 && weights.quantize_lm_head);
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const std::string p = "language_model.model.layers." + std::to_string(i) + ".";
     Layer l;
     l.attention_norm = ck.f32(p + "attention_norm.weight");
-    l.wqkv = deinterleave_wqkv(ck.bf16(p + "attention.wqkv.weight"), c.num_heads, c.num_kv_heads, c.head_dim(),
-                               c.hidden_size);
-    l.wo = ck.bf16(p + "attention.wo.weight");
+    l.wqkv = LinearWeight(deinterleave_wqkv(ck.bf16(p + "attention.wqkv.weight"), c.num_heads, c.num_kv_heads,
+                                            c.head_dim(), D),
+                          qkv_rows, D, int8);
+    l.wo = LinearWeight(ck.bf16(p + "attention.wo.weight"), D, q_width, int8);
     l.ffn_norm = ck.f32(p + "ffn_norm.weight");
-    l.w1 = ck.bf16(p + "feed_forward.w1.weight");
-    l.w3 = ck.bf16(p + "feed_forward.w3.weight");
-    l.w2 = ck.bf16(p + "feed_forward.w2.weight");
+    l.w1 = LinearWeight(ck.bf16(p + "feed_forward.w1.weight"), c.intermediate_size, D, int8);
+    l.w3 = LinearWeight(ck.bf16(p + "feed_forward.w3.weight"), c.intermediate_size, D, int8);
+    l.w2 = LinearWeight(ck.bf16(p + "feed_forward.w2.weight"), D, c.intermediate_size, int8);
     layers_.push_back(std::move(l));
   }
 }
@@ -79,7 +83,7 @@ void InternLm2::forward(float* h, const std::vector<LlmSegment>& segments, const
   for (size_t li = 0; li < layers_.size(); ++li) {
     const Layer& l = layers_[li];
     ops::rmsnorm(h, rows, D, l.attention_norm, eps, x.data());
-    ops::linear(x.data(), rows, D, l.wqkv.data(), W, nullptr, qkv.data());
+    l.wqkv.apply(x.data(), rows, nullptr, qkv.data());
     int64_t r0 = 0;
     for (size_t s = 0; s < segments.size(); ++s) {
       const LlmSegment& seg = segments[s];
@@ -98,17 +102,24 @@ void InternLm2::forward(float* h, const std::vector<LlmSegment>& segments, const
                      attn.data() + r0 * q_width);
       r0 += seg.rows;
     }
-    ops::linear(attn.data(), rows, q_width, l.wo, D, nullptr, x.data());
+    l.wo.apply(attn.data(), rows, nullptr, x.data());
     ops::add(h, x.data(), rows * D);
 
     ops::rmsnorm(h, rows, D, l.ffn_norm, eps, x.data());
-    ops::linear(x.data(), rows, D, l.w1, F, nullptr, gate.data());
-    ops::linear(x.data(), rows, D, l.w3, F, nullptr, up.data());
+    l.w1.apply(x.data(), rows, nullptr, gate.data());
+    l.w3.apply(x.data(), rows, nullptr, up.data());
     ops::swiglu(gate.data(), up.data(), gate.data(), rows * F);
-    ops::linear(gate.data(), rows, F, l.w2, D, nullptr, x.data());
+    l.w2.apply(gate.data(), rows, nullptr, x.data());
     ops::add(h, x.data(), rows * D);
     if (observer) (*observer)(static_cast<int64_t>(li) + 1, h, rows);
   }
+}
+
+uint64_t InternLm2::linear_weight_bytes(bool as_bf16) const {
+  uint64_t n = as_bf16 ? output_.bf16_bytes() : output_.bytes();
+  for (const Layer& l : layers_)
+    for (const LinearWeight* w : {&l.wqkv, &l.wo, &l.w1, &l.w3, &l.w2}) n += as_bf16 ? w->bf16_bytes() : w->bytes();
+  return n;
 }
 
 void InternLm2::final_norm(const float* h, int64_t rows, float* out) const {
@@ -118,7 +129,7 @@ void InternLm2::final_norm(const float* h, int64_t rows, float* out) const {
 void InternLm2::head(const float* h, int64_t rows, float* logits) const {
   std::vector<float> normed(static_cast<size_t>(rows * config_.hidden_size));
   final_norm(h, rows, normed.data());
-  ops::linear(normed.data(), rows, config_.hidden_size, output_, config_.vocab_size, nullptr, logits);
+  output_.apply(normed.data(), rows, nullptr, logits);
 }
 
 }  // namespace vlac

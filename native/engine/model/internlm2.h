@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/checkpoint.h"
+#include "model/linear_weight.h"
 
 namespace vlac {
 
@@ -29,7 +30,7 @@ using LayerObserver = std::function<void(int64_t index, const float* h, int64_t 
 
 class InternLm2 {
  public:
-  explicit InternLm2(const Checkpoint& checkpoint);
+  explicit InternLm2(const Checkpoint& checkpoint, const WeightOptions& weights = {});
 
   const LlmConfig& config() const { return config_; }
 
@@ -43,22 +44,25 @@ class InternLm2 {
   void final_norm(const float* h, int64_t rows, float* out) const;
   // logits [rows, vocab] of un-normed last-layer rows h: final norm, then the output head.
   void head(const float* h, int64_t rows, float* logits) const;
+  bool lm_head_is_int8() const { return output_.is_int8(); }
+  // Layers + LM head (model/linear_weight.h) as held, or as they would be in bf16.
+  uint64_t linear_weight_bytes(bool as_bf16 = false) const;
 
  private:
   struct Layer {
     const float* attention_norm;
-    std::vector<uint16_t> wqkv;  // de-interleaved at load into rows [Q (head-major) | K | V]
-    const uint16_t* wo;
+    LinearWeight wqkv;  // de-interleaved at load into rows [Q (head-major) | K | V]
+    LinearWeight wo;
     const float* ffn_norm;
-    const uint16_t* w1;  // gate
-    const uint16_t* w3;  // up
-    const uint16_t* w2;  // down
+    LinearWeight w1;  // gate
+    LinearWeight w3;  // up
+    LinearWeight w2;  // down
   };
 
   LlmConfig config_;
   const uint16_t* tok_embeddings_;
   const float* norm_;
-  const uint16_t* output_;
+  LinearWeight output_;
   std::vector<Layer> layers_;
 };
 

@@ -90,7 +90,8 @@ void im2col_patches_bf16_rounded(const float* pixels, int64_t n_tiles, int64_t c
   }
 }
 
-InternVit::InternVit(const Checkpoint& ck) {
+InternVit::InternVit(const Checkpoint& ck, const WeightOptions& weights) {
+  const bool int8 = weights.format == WeightFormat::Int8;
   const ModelConfig& c = ck.config();
   vc_ = c.vision;
   tile_size_ = c.image_size;
@@ -116,20 +117,27 @@ InternVit::InternVit(const Checkpoint& ck) {
     Block b{};
     b.norm1_w = ck.f32(p + "norm1.weight");
     b.norm1_b = vc_.rms_norm ? nullptr : ck.f32(p + "norm1.bias");
-    b.qkv_w = ck.bf16(p + "attn.qkv.weight");
+    b.qkv_w = LinearWeight(ck.bf16(p + "attn.qkv.weight"), 3 * D, D, int8);
     b.qkv_b = vc_.qkv_bias ? ck.f32(p + "attn.qkv.bias") : nullptr;
-    b.proj_w = ck.bf16(p + "attn.proj.weight");
+    b.proj_w = LinearWeight(ck.bf16(p + "attn.proj.weight"), D, D, int8);
     b.proj_b = ck.f32(p + "attn.proj.bias");
     b.ls1 = ck.f32(p + "ls1");
     b.norm2_w = ck.f32(p + "norm2.weight");
     b.norm2_b = vc_.rms_norm ? nullptr : ck.f32(p + "norm2.bias");
-    b.fc1_w = ck.bf16(p + "mlp.fc1.weight");
+    b.fc1_w = LinearWeight(ck.bf16(p + "mlp.fc1.weight"), vc_.intermediate_size, D, int8);
     b.fc1_b = ck.f32(p + "mlp.fc1.bias");
-    b.fc2_w = ck.bf16(p + "mlp.fc2.weight");
+    b.fc2_w = LinearWeight(ck.bf16(p + "mlp.fc2.weight"), D, vc_.intermediate_size, int8);
     b.fc2_b = ck.f32(p + "mlp.fc2.bias");
     b.ls2 = ck.f32(p + "ls2");
-    blocks_.push_back(b);
+    blocks_.push_back(std::move(b));
   }
+}
+
+uint64_t InternVit::linear_weight_bytes(bool as_bf16) const {
+  uint64_t n = 0;
+  for (const Block& b : blocks_)
+    for (const LinearWeight* w : {&b.qkv_w, &b.proj_w, &b.fc1_w, &b.fc2_w}) n += as_bf16 ? w->bf16_bytes() : w->bytes();
+  return n;
 }
 
 void InternVit::norm(const float* x, int64_t rows, const float* w, const float* b, float* y) const {
@@ -167,19 +175,19 @@ void InternVit::forward(const float* pixels, int64_t n_tiles, float* out) const 
 
     for (const Block& b : blocks_) {
       norm(h, rows, b.norm1_w, b.norm1_b, x.data());
-      ops::linear(x.data(), rows, D, b.qkv_w, 3 * D, b.qkv_b, qkv.data());
+      b.qkv_w.apply(x.data(), rows, b.qkv_b, qkv.data());
       for (int64_t t = 0; t < nt; ++t) {  // bidirectional attention within each tile
         const float* q = qkv.data() + t * T * 3 * D;
         ops::attention(q, 3 * D, q + D, q + 2 * D, 3 * D, T, T, heads, heads, hd, scale, false, 0,
                        attn.data() + t * T * D);
       }
-      ops::linear(attn.data(), rows, D, b.proj_w, D, b.proj_b, x.data());
+      b.proj_w.apply(attn.data(), rows, b.proj_b, x.data());
       ops::scale_add(h, x.data(), b.ls1, rows, D);
 
       norm(h, rows, b.norm2_w, b.norm2_b, x.data());
-      ops::linear(x.data(), rows, D, b.fc1_w, F, b.fc1_b, mlp.data());
+      b.fc1_w.apply(x.data(), rows, b.fc1_b, mlp.data());
       ops::gelu_erf(mlp.data(), rows * F);
-      ops::linear(mlp.data(), rows, F, b.fc2_w, D, b.fc2_b, x.data());
+      b.fc2_w.apply(mlp.data(), rows, b.fc2_b, x.data());
       ops::scale_add(h, x.data(), b.ls2, rows, D);
     }
   }

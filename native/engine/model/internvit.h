@@ -7,12 +7,13 @@
 #include <vector>
 
 #include "model/checkpoint.h"
+#include "model/linear_weight.h"
 
 namespace vlac {
 
 class InternVit {
  public:
-  explicit InternVit(const Checkpoint& checkpoint);
+  explicit InternVit(const Checkpoint& checkpoint, const WeightOptions& weights = {});
 
   // pixels: n_tiles normalised tiles, fp32 CHW [n_tiles, C, S, S] with S = config.image_size.
   // out: [n_tiles, tokens(), width()], the hidden state at select_layer (CLS first).
@@ -20,21 +21,23 @@ class InternVit {
 
   int64_t tokens() const { return 1 + grid_ * grid_; }
   int64_t width() const { return width_; }
+  // The blocks' Linears (model/linear_weight.h) as held, or as they would be in bf16.
+  uint64_t linear_weight_bytes(bool as_bf16 = false) const;
 
  private:
   struct Block {
     const float* norm1_w;
     const float* norm1_b;  // null for rms_norm
-    const uint16_t* qkv_w;  // [3·D_v, D_v]: rows Q | K | V, heads contiguous in each
+    LinearWeight qkv_w;  // [3·D_v, D_v]: rows Q | K | V, heads contiguous in each
     const float* qkv_b;     // null without qkv_bias
-    const uint16_t* proj_w;
+    LinearWeight proj_w;
     const float* proj_b;
     const float* ls1;
     const float* norm2_w;
     const float* norm2_b;
-    const uint16_t* fc1_w;
+    LinearWeight fc1_w;
     const float* fc1_b;
-    const uint16_t* fc2_w;
+    LinearWeight fc2_w;
     const float* fc2_b;
     const float* ls2;
   };

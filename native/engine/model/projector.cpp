@@ -26,7 +26,7 @@ void pixel_shuffle(const float* x, int64_t grid, int64_t channels, int64_t facto
     }
 }
 
-Projector::Projector(const Checkpoint& ck) {
+Projector::Projector(const Checkpoint& ck, const WeightOptions& weights) {
   const ModelConfig& c = ck.config();
   grid_ = c.patch_grid();
   factor_ = c.shuffle_factor();
@@ -37,9 +37,10 @@ Projector::Projector(const Checkpoint& ck) {
   ps_version_ = c.ps_version;
   norm_w_ = ck.f32("mlp1.0.weight");
   norm_b_ = ck.f32("mlp1.0.bias");
-  fc1_w_ = ck.bf16("mlp1.1.weight");
+  const bool int8 = weights.format == WeightFormat::Int8;
+  fc1_w_ = LinearWeight(ck.bf16("mlp1.1.weight"), out_width_, in_width_, int8);
   fc1_b_ = ck.f32("mlp1.1.bias");
-  fc2_w_ = ck.bf16("mlp1.3.weight");
+  fc2_w_ = LinearWeight(ck.bf16("mlp1.3.weight"), out_width_, out_width_, int8);
   fc2_b_ = ck.f32("mlp1.3.bias");
 }
 
@@ -51,9 +52,9 @@ void Projector::forward(const float* vit, int64_t n_tiles, float* out) const {
                   shuffled.data() + t * per_tile * in_width_);
   std::vector<float> normed(shuffled.size()), hidden(static_cast<size_t>(rows * out_width_));
   ops::layernorm(shuffled.data(), rows, in_width_, norm_w_, norm_b_, kProjectorNormEps, normed.data());
-  ops::linear(normed.data(), rows, in_width_, fc1_w_, out_width_, fc1_b_, hidden.data());
+  fc1_w_.apply(normed.data(), rows, fc1_b_, hidden.data());
   ops::gelu_erf(hidden.data(), rows * out_width_);
-  ops::linear(hidden.data(), rows, out_width_, fc2_w_, out_width_, fc2_b_, out);
+  fc2_w_.apply(hidden.data(), rows, fc2_b_, out);
 }
 
 }  // namespace vlac

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "model/checkpoint.h"
+#include "model/linear_weight.h"
 
 namespace vlac {
 
@@ -16,22 +17,25 @@ void pixel_shuffle(const float* x, int64_t grid, int64_t channels, int64_t facto
 
 class Projector {
  public:
-  explicit Projector(const Checkpoint& checkpoint);
+  explicit Projector(const Checkpoint& checkpoint, const WeightOptions& weights = {});
 
   // vit: [n_tiles, 1 + grid², D_v] ViT output (CLS first); out: [n_tiles · tokens_per_tile(), D].
   void forward(const float* vit, int64_t n_tiles, float* out) const;
 
   int64_t tokens_per_tile() const { return shuffled_grid_ * shuffled_grid_; }
   int64_t width() const { return out_width_; }
+  uint64_t linear_weight_bytes(bool as_bf16 = false) const {
+    return as_bf16 ? fc1_w_.bf16_bytes() + fc2_w_.bf16_bytes() : fc1_w_.bytes() + fc2_w_.bytes();
+  }
 
  private:
   int64_t grid_, factor_, shuffled_grid_, vit_width_, in_width_, out_width_;
   int ps_version_;
   const float* norm_w_;
   const float* norm_b_;
-  const uint16_t* fc1_w_;
+  LinearWeight fc1_w_;
   const float* fc1_b_;
-  const uint16_t* fc2_w_;
+  LinearWeight fc2_w_;
   const float* fc2_b_;
 };
 

@@ -1,6 +1,7 @@
 #include "runtime/model.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/error.h"
 #include "common/json.h"
@@ -56,9 +57,12 @@ std::shared_ptr<Model> Model::load(const std::string& dir, const ModelOptions& o
                                    std::to_string(c.llm.vocab_size) + ") is smaller than the tokenizer's " +
                                    std::to_string(m->tokenizer_->vocab_size()) + " ids");
   m->max_context_ = options.max_context;
-  m->vit_ = std::make_unique<InternVit>(*m->checkpoint_);
-  m->projector_ = std::make_unique<Projector>(*m->checkpoint_);
-  m->llm_ = std::make_unique<InternLm2>(*m->checkpoint_);
+  m->weights_ = options.weights;
+  const auto build_start = std::chrono::steady_clock::now();
+  m->vit_ = std::make_unique<InternVit>(*m->checkpoint_, options.weights);
+  m->projector_ = std::make_unique<Projector>(*m->checkpoint_, options.weights);
+  m->llm_ = std::make_unique<InternLm2>(*m->checkpoint_, options.weights);
+  m->build_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - build_start).count();
 
   std::vector<int32_t> stops = generation_config_eos(dir);
   if (stops.empty()) stops.push_back(static_cast<int32_t>(c.llm.eos_token_id));
@@ -68,6 +72,16 @@ std::shared_ptr<Model> Model::load(const std::string& dir, const ModelOptions& o
     if (std::find(m->default_stop_ids_.begin(), m->default_stop_ids_.end(), id) == m->default_stop_ids_.end())
       m->default_stop_ids_.push_back(id);
   return m;
+}
+
+uint64_t Model::linear_weight_bytes() const {
+  return vit_->linear_weight_bytes() + projector_->linear_weight_bytes() + llm_->linear_weight_bytes();
+}
+
+uint64_t Model::resident_weight_bytes() const {
+  const uint64_t bf16_linears =
+      vit_->linear_weight_bytes(true) + projector_->linear_weight_bytes(true) + llm_->linear_weight_bytes(true);
+  return checkpoint_->weight_bytes() - bf16_linears + linear_weight_bytes();
 }
 
 uint64_t Model::kv_cache_bytes_per_sequence() const {

@@ -22,6 +22,9 @@ class Sequence;
 struct ModelOptions {
   int64_t max_context = 4096;  // tokens per sequence (prompt + generated): the KV cache size
   int threads = 0;             // > 0: set the engine's (process-wide) op thread count
+  // Linear weights as stored in the checkpoint (bf16) or quantized to int8 per output channel at
+  // load (model/linear_weight.h; quantize_lm_head false keeps the LM head bf16).
+  WeightOptions weights;
 };
 
 class Model : public std::enable_shared_from_this<Model> {
@@ -46,6 +49,14 @@ class Model : public std::enable_shared_from_this<Model> {
   // generation_config.json eos ids (or llm eos) + <|im_end|> + </s>, deduplicated: the official stop set.
   const std::vector<int32_t>& default_stop_ids() const { return default_stop_ids_; }
   uint64_t kv_cache_bytes_per_sequence() const;
+  const WeightOptions& weights() const { return weights_; }
+  // Seconds Model::load spent building the networks (with int8: quantizing the weights).
+  double build_seconds() const { return build_seconds_; }
+  // Bytes of Linear weights the products read (int8: codes + scales + column sums).
+  uint64_t linear_weight_bytes() const;
+  // The weights the engine reads: the checkpoint's bf16 weights with the Linears as held (int8 about
+  // half). The mapped bf16 pages of quantized Linears are not read after load.
+  uint64_t resident_weight_bytes() const;
 
   // Tiles -> the LLM rows that replace their <IMG_CONTEXT> tokens, [n_tiles · image_tokens_per_tile(),
   // hidden_size()], tile after tile. Normalised fp32 CHW tiles [n, 3, S, S], or uint8 HWC RGB tiles
@@ -68,6 +79,8 @@ class Model : public std::enable_shared_from_this<Model> {
   std::unique_ptr<Projector> projector_;
   std::unique_ptr<InternLm2> llm_;
   int64_t max_context_ = 0;
+  WeightOptions weights_;
+  double build_seconds_ = 0;
   std::vector<int32_t> default_stop_ids_;
 };
 

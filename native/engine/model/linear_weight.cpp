@@ -1,0 +1,38 @@
+#include "model/linear_weight.h"
+
+#include "ops/ops.h"
+
+namespace vlac {
+
+const char* weight_format_name(WeightFormat format) { return format == WeightFormat::Int8 ? "int8" : "bf16"; }
+
+LinearWeight::LinearWeight(const uint16_t* w, int64_t N, int64_t K, bool int8) : N_(N), K_(K) {
+  if (int8)
+    q_ = ops::quantize_weight_bf16(w, N, K);
+  else
+    bf16_ = w;
+}
+
+LinearWeight::LinearWeight(std::vector<uint16_t> w, int64_t N, int64_t K, bool int8) : N_(N), K_(K) {
+  if (int8) {
+    q_ = ops::quantize_weight_bf16(w.data(), N, K);
+  } else {
+    owned_ = std::move(w);
+    bf16_ = owned_.data();  // the heap buffer stays put when this object moves
+  }
+}
+
+LinearWeight::LinearWeight(ops::QuantizedWeight q) : q_(std::move(q)) {
+  N_ = q_->N();
+  K_ = q_->K();
+}
+
+void LinearWeight::apply(const float* x, int64_t M, const float* bias, float* y) const {
+  if (!q_) return ops::linear(x, M, K_, bf16_, N_, bias, y);
+  if (M <= kDecodeRows) return ops::linear_w8a16(x, M, q_->view(), bias, y);
+  ops::linear_w8a8(x, M, q_->view(), bias, y);
+}
+
+size_t LinearWeight::bytes() const { return q_ ? q_->bytes() : static_cast<size_t>(N_ * K_ * 2); }
+
+}  // namespace vlac

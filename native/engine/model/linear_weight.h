@@ -1,0 +1,58 @@
+// A Linear layer's weight as the networks hold it: bf16 (a view of the checkpoint, or owned when the
+// load reorders it), or int8 per output channel (ops/int8.h), quantized once at load (issue 16).
+// apply() picks the product: bf16 -> ops::linear; int8 -> W8A16 for decode-sized batches (M <= 4,
+// weight streaming dominates) and W8A8 with per-token activation scales above (prefill, ViT,
+// projector).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ops/int8.h"
+
+namespace vlac {
+
+enum class WeightFormat { Bf16, Int8 };
+const char* weight_format_name(WeightFormat format);  // "bf16" | "int8"
+
+// How the networks store their Linear weights. With Int8 every Linear of the ViT blocks, projector
+// and LLM is int8 (the LM head unless quantize_lm_head is false); the patch embedding (a convolution,
+// 0.6 M weights), norms, embeddings and biases stay as they are.
+struct WeightOptions {
+  WeightFormat format = WeightFormat::Bf16;
+  bool quantize_lm_head = true;
+};
+
+class LinearWeight {
+ public:
+  // Rows up to which an int8 weight runs the weight-only GEMV.
+  static constexpr int64_t kDecodeRows = 4;
+
+  LinearWeight() = default;
+  // w: bf16 [N, K]; the view must outlive this object unless quantized.
+  LinearWeight(const uint16_t* w, int64_t N, int64_t K, bool int8);
+  // An owned bf16 weight (e.g. reordered at load).
+  LinearWeight(std::vector<uint16_t> w, int64_t N, int64_t K, bool int8);
+  // A pre-quantized weight.
+  explicit LinearWeight(ops::QuantizedWeight q);
+
+  // y [M, N] = x [M, K] · Wᵀ (+ bias).
+  void apply(const float* x, int64_t M, const float* bias, float* y) const;
+
+  bool is_int8() const { return q_.has_value(); }
+  int64_t N() const { return N_; }
+  int64_t K() const { return K_; }
+  const ops::QuantizedWeight* quantized() const { return q_ ? &*q_ : nullptr; }
+  size_t bytes() const;  // the weight bytes a product reads
+  size_t bf16_bytes() const { return static_cast<size_t>(N_ * K_ * 2); }  // the same weight in bf16
+
+ private:
+  const uint16_t* bf16_ = nullptr;
+  std::vector<uint16_t> owned_;
+  std::optional<ops::QuantizedWeight> q_;
+  int64_t N_ = 0, K_ = 0;
+};
+
+}  // namespace vlac

@@ -1,0 +1,330 @@
+// INT8 weights (ModelOptions.weights, issue 16) against the bf16 path of this engine: on tiny-a
+// (its five golden cases, with and without images), on a random checkpoint of other dimensions,
+// and on that checkpoint with outlier input channels. Tolerances: docs/TOLERANCES.md, "int8".
+//
+// kCosine: last-position logits cosine (int8 vs bf16), the issue's acceptance bar.
+// kLogitTolerance: the largest |logit_int8 - logit_bf16| we state for these models, measured
+// (printed below): the worst last-position deviation is 0.30 logits on tiny-a (logits of magnitude
+// ~10) and 0.043 on the random checkpoint; 0.35 keeps a little headroom. A teacher-forced step whose golden (or bf16) margin exceeds 2 kLogitTolerance cannot
+// flip (each of the top two logits moves by at most kLogitTolerance), so the argmax must agree there.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "image/preprocess.h"
+#include "model/random_checkpoint.h"
+#include "model/safetensors.h"
+#include "runtime/model.h"
+#include "runtime/sequence.h"
+#include "support/fixtures.h"
+
+using namespace vlac;
+
+namespace {
+
+constexpr double kCosine = 0.999;
+constexpr double kLogitTolerance = 0.35;
+
+struct Pair {
+  std::shared_ptr<Model> bf16, int8;
+};
+
+Pair load_pair(const std::string& dir) {
+  ModelOptions o;
+  o.max_context = 2048;
+  Pair p;
+  p.bf16 = Model::load(dir, o);
+  o.weights.format = WeightFormat::Int8;
+  p.int8 = Model::load(dir, o);
+  MESSAGE(dir << ": int8 build (quantize on load) " << p.int8->build_seconds() * 1000 << " ms vs bf16 "
+              << p.bf16->build_seconds() * 1000 << " ms; Linear weights " << p.int8->linear_weight_bytes() << " B vs "
+              << p.bf16->linear_weight_bytes() << " B");
+  return p;
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ab += double(a[i]) * b[i];
+    aa += double(a[i]) * a[i];
+    bb += double(b[i]) * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+
+int32_t argmax(const std::vector<float>& v) {
+  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+double margin(const std::vector<float>& v) {
+  const int32_t top = argmax(v);
+  float second = -INFINITY;
+  for (size_t i = 0; i < v.size(); ++i)
+    if (static_cast<int32_t>(i) != top) second = std::max(second, v[i]);
+  return v[top] - second;
+}
+
+// A sequence of `model` prefilled with ids, its images' rows from the model's own ViT + projector.
+std::unique_ptr<Sequence> prefilled(const Model& model, const std::vector<int32_t>& ids, const std::vector<float>& pixels,
+                                    int64_t n_images) {
+  std::vector<float> rows;
+  if (n_images > 0) rows = model.encode_tiles(pixels.data(), n_images);
+  auto seq = model.create_sequence();
+  seq->prefill(ids.data(), static_cast<int64_t>(ids.size()), rows.data(),
+               static_cast<int64_t>(rows.size()) / model.hidden_size());
+  return seq;
+}
+
+struct Worst {
+  double cosine = 1, logit_diff = 0;
+};
+
+// Compares the last-position logits; returns the two sequences for teacher forcing.
+void compare_prompt(const Pair& p, const std::string& what, const std::vector<int32_t>& ids,
+                    const std::vector<float>& pixels, int64_t n_images, Worst& worst) {
+  auto a = prefilled(*p.bf16, ids, pixels, n_images);
+  auto b = prefilled(*p.int8, ids, pixels, n_images);
+  const double cos = cosine(a->last_logits(), b->last_logits());
+  const double diff = max_abs_diff(a->last_logits(), b->last_logits());
+  MESSAGE(what << " (" << ids.size() << " tokens, " << n_images << " images): logits cosine " << cos
+               << ", max |Δlogit| " << diff << ", bf16 margin " << margin(a->last_logits()));
+  worst.cosine = std::min(worst.cosine, cos);
+  worst.logit_diff = std::max(worst.logit_diff, diff);
+  CHECK_MESSAGE(cos >= kCosine, what);
+}
+
+// Feeds `tokens` one by one to the int8 model; at each step its argmax must equal the token where
+// margins[s] > 2 kLogitTolerance. Returns the number of steps that differ (all printed).
+int teacher_forced(const Pair& p, const std::string& what, const std::vector<int32_t>& ids,
+                   const std::vector<float>& pixels, int64_t n_images, const std::vector<int32_t>& tokens,
+                   const std::vector<double>& margins) {
+  auto seq = prefilled(*p.int8, ids, pixels, n_images);
+  int differ = 0;
+  for (size_t s = 0; s < tokens.size(); ++s) {
+    const int32_t got = argmax(seq->last_logits());
+    if (got != tokens[s]) {
+      ++differ;
+      MESSAGE(what << " teacher-forced step " << s << ": int8 argmax " << got << ", reference " << tokens[s]
+                   << " (reference margin " << margins[s] << ")");
+      CHECK_MESSAGE(margins[s] <= 2 * kLogitTolerance, what << " step " << s);
+    }
+    seq->prefill(&tokens[s], 1);
+  }
+  MESSAGE(what << ": teacher-forced argmax agrees on " << tokens.size() - differ << " of " << tokens.size()
+               << " steps");
+  return differ;
+}
+
+std::vector<float> golden_pixels(const SafetensorsFile& tensors, const json& c, int64_t tile) {
+  std::vector<float> pixels;
+  for (const auto& name : c["images"]) {
+    const TensorView& t = tensors.tensor("pixels/" + name.get<std::string>());
+    std::vector<float> chw(static_cast<size_t>(3 * tile * tile));
+    normalize_tile(t.data, static_cast<int>(tile), chw.data());
+    pixels.insert(pixels.end(), chw.begin(), chw.end());
+  }
+  return pixels;
+}
+
+std::string temp_dir(const std::string& name) {
+  std::string path = (std::filesystem::temp_directory_path() / ("vlac-int8-" + name + "-XXXXXX")).string();
+  REQUIRE(mkdtemp(path.data()) != nullptr);
+  return path;
+}
+
+// "Other dimensions": none of tiny-a's or the demo's widths; LLM intermediate not a multiple of 64.
+ModelConfig other_shapes() {
+  ModelConfig c = random_checkpoint_preset("demo");
+  c.vision.hidden_size = 96;
+  c.vision.num_heads = 3;
+  c.vision.intermediate_size = 320;
+  c.vision.num_layers = 3;
+  c.llm.hidden_size = 192;
+  c.llm.num_heads = 6;
+  c.llm.num_kv_heads = 2;
+  c.llm.intermediate_size = 544;
+  c.llm.num_layers = 3;
+  return c;
+}
+
+// Multiplies input channels (columns) `cols` of every 2-D Linear weight of the ViT blocks, projector
+// and LLM layers by `factor`, in place in <dir>/model.safetensors (bf16).
+void add_outlier_channels(const std::string& dir, const std::vector<int64_t>& cols, float factor) {
+  const std::string path = dir + "/model.safetensors";
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  REQUIRE(f.good());
+  uint64_t header_len = 0;
+  f.read(reinterpret_cast<char*>(&header_len), 8);
+  std::string header(header_len, '\0');
+  f.read(header.data(), static_cast<std::streamsize>(header_len));
+  const json h = json::parse(header);
+  int changed = 0;
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    const std::string& name = it.key();
+    if (name == "__metadata__" || it.value()["shape"].size() != 2 || name.find("embed") != std::string::npos ||
+        name.find(".weight") == std::string::npos || name.find("norm") != std::string::npos ||
+        name == "language_model.output.weight")
+      continue;
+    REQUIRE(it.value()["dtype"] == "BF16");
+    const int64_t N = it.value()["shape"][0], K = it.value()["shape"][1];
+    const uint64_t begin = 8 + header_len + it.value()["data_offsets"][0].get<uint64_t>();
+    std::vector<uint16_t> w(static_cast<size_t>(N * K));
+    f.seekg(static_cast<std::streamoff>(begin));
+    f.read(reinterpret_cast<char*>(w.data()), static_cast<std::streamsize>(w.size() * 2));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k : cols)
+        if (k < K) {
+          uint32_t bits = uint32_t(w[n * K + k]) << 16;
+          float v;
+          std::memcpy(&v, &bits, 4);
+          v *= factor;
+          std::memcpy(&bits, &v, 4);
+          w[n * K + k] = static_cast<uint16_t>((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+        }
+    f.seekp(static_cast<std::streamoff>(begin));
+    f.write(reinterpret_cast<const char*>(w.data()), static_cast<std::streamsize>(w.size() * 2));
+    ++changed;
+  }
+  REQUIRE(changed > 0);
+}
+
+// Prompts for a random checkpoint: BOS + random ids, with 0, 1 or 2 random images.
+struct RandomPrompt {
+  std::vector<int32_t> ids;
+  std::vector<float> pixels;
+  int64_t n_images;
+};
+
+std::vector<RandomPrompt> random_prompts(const Model& m) {
+  std::vector<RandomPrompt> out;
+  uint64_t s = 12345;
+  auto next = [&] { s = s * 6364136223846793005ull + 1442695040888963407ull; return s >> 33; };
+  const int64_t S = m.tile_size();
+  for (int64_t n_images : {0, 1, 2, 0}) {
+    RandomPrompt p;
+    p.n_images = n_images;
+    p.ids.push_back(1);
+    for (int i = 0; i < 20 + 7 * n_images; ++i) p.ids.push_back(static_cast<int32_t>(3 + next() % 1000));
+    for (int64_t i = 0; i < n_images; ++i) {
+      p.ids.push_back(m.tokenizer().special().img);
+      for (int64_t t = 0; t < m.image_tokens_per_tile(); ++t) p.ids.push_back(m.image_context_id());
+      p.ids.push_back(m.tokenizer().special().img_end);
+      std::vector<uint8_t> rgb(static_cast<size_t>(S * S * 3));
+      for (auto& v : rgb) v = static_cast<uint8_t>(next() & 0xff);
+      std::vector<float> chw(static_cast<size_t>(3 * S * S));
+      normalize_tile(rgb.data(), static_cast<int>(S), chw.data());
+      p.pixels.insert(p.pixels.end(), chw.begin(), chw.end());
+    }
+    for (int i = 0; i < 5; ++i) p.ids.push_back(static_cast<int32_t>(3 + next() % 1000));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// bf16 greedy for `steps` tokens (the reference path and its margins), then int8 teacher-forced on it.
+void check_random_checkpoint(const std::string& dir, const std::string& label, Worst& worst, bool require) {
+  const Pair p = load_pair(dir);
+  int prompt = 0;
+  for (const RandomPrompt& rp : random_prompts(*p.bf16)) {
+    const std::string what = label + " prompt " + std::to_string(prompt++);
+    if (require) {
+      compare_prompt(p, what, rp.ids, rp.pixels, rp.n_images, worst);
+    } else {
+      Worst w;
+      auto a = prefilled(*p.bf16, rp.ids, rp.pixels, rp.n_images);
+      auto b = prefilled(*p.int8, rp.ids, rp.pixels, rp.n_images);
+      w.cosine = cosine(a->last_logits(), b->last_logits());
+      MESSAGE(what << ": logits cosine " << w.cosine << ", max |Δlogit| "
+                   << max_abs_diff(a->last_logits(), b->last_logits()));
+      worst.cosine = std::min(worst.cosine, w.cosine);
+    }
+    auto ref = prefilled(*p.bf16, rp.ids, rp.pixels, rp.n_images);
+    std::vector<int32_t> tokens;
+    std::vector<double> margins;
+    for (int s = 0; s < 12; ++s) {
+      tokens.push_back(argmax(ref->last_logits()));
+      margins.push_back(margin(ref->last_logits()));
+      ref->prefill(&tokens.back(), 1);
+    }
+    if (require) teacher_forced(p, what, rp.ids, rp.pixels, rp.n_images, tokens, margins);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("int8 weights on tiny-a: logits cosine, teacher-forced argmax and greedy continuations vs the goldens") {
+  const Pair p = load_pair(test::fixture_path("tiny-a"));
+  CHECK(p.int8->linear_weight_bytes() * 10 < p.bf16->linear_weight_bytes() * 6);  // about half (+ scales)
+  const SafetensorsFile tensors(test::fixture_path("tiny-a/golden/tensors.safetensors"));
+  const json cases = test::read_fixture_json("tiny-a/golden/cases.json")["cases"];
+  Worst worst;
+  for (const json& c : cases) {
+    const std::string name = c["name"];
+    const auto ids = c["input_ids"].get<std::vector<int32_t>>();
+    const int64_t n_images = static_cast<int64_t>(c["images"].size());
+    const std::vector<float> pixels = golden_pixels(tensors, c, p.int8->tile_size());
+    compare_prompt(p, "tiny-a " + name, ids, pixels, n_images, worst);
+
+    const auto greedy = c["greedy"].get<std::vector<int32_t>>();
+    std::vector<double> margins;
+    for (const json& s : c["steps"]) margins.push_back(s["margin"].get<double>());
+    teacher_forced(p, "tiny-a " + name, ids, pixels, n_images, greedy, margins);
+
+    // free-running greedy: report where it leaves the golden path, and that step's golden margin
+    auto seq = prefilled(*p.int8, ids, pixels, n_images);
+    GenerateOptions g;
+    g.max_tokens = c["max_new_tokens"].get<int64_t>();
+    g.stop_ids = c["stop_ids"].get<std::vector<int32_t>>();
+    const GenerateResult r = seq->generate(g);
+    size_t first = 0;
+    while (first < r.ids.size() && first < greedy.size() && r.ids[first] == greedy[first]) ++first;
+    if (first == greedy.size() && r.ids.size() == greedy.size())
+      MESSAGE("tiny-a " << name << ": int8 greedy equals the golden (" << greedy.size() << " tokens)");
+    else
+      MESSAGE("tiny-a " << name << ": int8 greedy leaves the golden at step " << first << " of " << greedy.size()
+                        << " (golden margin there " << margins[std::min(first, margins.size() - 1)] << ")");
+  }
+  MESSAGE("tiny-a worst: cosine " << worst.cosine << ", max |Δlogit| " << worst.logit_diff);
+  CHECK(worst.logit_diff <= kLogitTolerance);
+}
+
+TEST_CASE("int8 weights on a random checkpoint of other dimensions hold cosine and teacher-forced argmax") {
+  const std::string dir = temp_dir("other");
+  RandomCheckpointOptions o;
+  o.seed = 3;
+  write_random_checkpoint(dir, other_shapes(), o);
+  Worst worst;
+  check_random_checkpoint(dir, "other-shapes", worst, true);
+  MESSAGE("other-shapes worst: cosine " << worst.cosine << ", max |Δlogit| " << worst.logit_diff);
+  CHECK(worst.logit_diff <= kLogitTolerance);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("int8 weights with outlier input channels (x50): what per-output-channel scales do") {
+  const std::string dir = temp_dir("outliers");
+  RandomCheckpointOptions o;
+  o.seed = 3;
+  write_random_checkpoint(dir, other_shapes(), o);
+  add_outlier_channels(dir, {5, 17, 40}, 50.0f);
+  Worst worst;
+  check_random_checkpoint(dir, "outliers-x50", worst, false);
+  MESSAGE("outliers-x50 worst cosine " << worst.cosine << " (reported, docs/TOLERANCES.md int8)");
+  std::filesystem::remove_all(dir);
+}
