@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/thread_pool.h"
 #include "ops/ops.h"
+#include "runtime/cached_batch.h"
 #include "runtime/model.h"
 #include "runtime/sequence.h"
 
@@ -82,9 +83,9 @@ Work decode_work(const LlmConfig& l, double ctx) {
 
 // A deterministic synthetic tile (a smooth gradient with texture): the ViT's cost does not depend
 // on the pixels.
-std::vector<uint8_t> synthetic_tiles(int64_t n, int64_t size) {
+std::vector<uint8_t> synthetic_tiles(int64_t n, int64_t size, uint32_t seed = 12345) {
   std::vector<uint8_t> t(static_cast<size_t>(n * size * size * 3));
-  uint32_t x = 12345;
+  uint32_t x = seed;
   for (size_t i = 0; i < t.size(); ++i) {
     x = x * 1664525u + 1013904223u;
     t[i] = static_cast<uint8_t>((i / 3 % size) * 255 / size / 2 + (x >> 25));
@@ -271,9 +272,52 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
       s.total_ms = ms_since(t0);
       return s;
     };
+  } else if (name == "stream-ref") {
+    // A control loop's pushes: each iteration scores (frame k-1, frame k) with the same N reference
+    // frames and frame 0, a new frame per push, through the model's caches (a fresh ModelCaches per
+    // scenario; the warmup pushes fill them) or, with no_cache, through the uncached path.
+    const int64_t ref = has_arg ? arg : 6;
+    const int64_t images = pair_prompt_images(ref), tokens = pair_prompt_tokens(ref, it);
+    const int64_t reply = std::max(1, o.reply_tokens);
+    if (tokens + reply > m.max_context()) fail(ErrorCode::ContextFull, "scenario '" + spec + "' needs maxContext >= " + std::to_string(tokens + reply));
+    auto ids = std::make_shared<std::vector<int32_t>>(synthetic_prompt(m, tokens, images));
+    auto fixed = std::make_shared<std::vector<uint8_t>>(synthetic_tiles(images - 2, S));  // references and frame 0
+    auto caches = o.no_cache ? nullptr : std::make_shared<ModelCaches>();
+    // Steady state with the caches: the new frame through the ViT, the prompt after the shared
+    // prefix (the start of the first compared image's rows) prefilled.
+    int64_t shared = 0, runs = 0;
+    for (int64_t i = 0; i < static_cast<int64_t>(ids->size()); ++i)
+      if ((*ids)[i] == m.image_context_id() && (i == 0 || (*ids)[i - 1] != m.image_context_id()) && ++runs == images - 1) shared = i;
+    Work w = o.no_cache ? vit_work(c, images) : vit_work(c, 1);
+    w += o.no_cache ? prefill_work(c.llm, static_cast<double>(tokens), 0)
+                    : prefill_work(c.llm, static_cast<double>(tokens - shared), static_cast<double>(shared));
+    for (int64_t k = 1; k < reply; ++k) w += decode_work(c.llm, static_cast<double>(tokens + k));
+    sc.work = w;
+    sc.ids = ids;
+    sc.tiles = fixed;
+    auto push = std::make_shared<uint32_t>(0);
+    sc.run = [&m, ids, fixed, caches, push, reply, S](std::vector<float>*) {
+      std::vector<uint8_t> tiles = *fixed;
+      for (uint32_t f : {*push, *push + 1}) {
+        const std::vector<uint8_t> frame = synthetic_tiles(1, S, 777 + f);
+        tiles.insert(tiles.end(), frame.begin(), frame.end());
+      }
+      ++*push;
+      const int64_t n_tiles = static_cast<int64_t>(tiles.size() / (3 * S * S));
+      BatchStats stats;
+      auto t0 = Clock::now();
+      generate_batch(m, {{ids->data(), static_cast<int64_t>(ids->size()), tiles.data(), n_tiles}}, no_stop_greedy(reply),
+                     caches.get(), &stats);
+      Sample s;
+      s.total_ms = ms_since(t0);
+      s.encode_ms = stats.encode_ms;
+      s.prefill_ms = stats.prefill_ms;
+      s.decode_ms = stats.decode_ms;
+      return s;
+    };
   } else {
     fail(ErrorCode::BadArgument, "unknown scenario '" + spec +
-                                     "' (vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B)");
+                                     "' (vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B, stream-ref:N)");
   }
   return sc;
 }
