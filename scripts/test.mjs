@@ -3,9 +3,10 @@
 // ctest suite and the vitest suite, and ends with the line `N passed, N failed` that CI reads.
 // Options: --native-only, --js-only, --skip-build.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,7 +36,13 @@ if (!args.has('--js-only')) {
   const buildDir = join(root, 'build', 'native');
   let ok = true;
   if (!args.has('--skip-build')) {
-    ok = buildStep('cmake configure', 'cmake', ['-S', '.', '-B', buildDir, '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=Release']) &&
+    // The addon is built in the same tree as the ctest executables (one compile of the engine), from
+    // node-addon-api's and node-api-headers' include folders.
+    const require = createRequire(import.meta.url);
+    const napiInclude = [require('node-addon-api').include_dir, require('node-api-headers').include_dir]
+      .map((d) => resolve(root, d)).join(';');
+    ok = buildStep('cmake configure', 'cmake', ['-S', '.', '-B', buildDir, '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=Release',
+      `-DNODE_API_INCLUDE=${napiInclude}`]) &&
       buildStep('native build', 'cmake', ['--build', buildDir, '-j', jobs]);
   }
   if (ok) {
@@ -63,8 +70,14 @@ if (!args.has('--js-only')) {
 if (!args.has('--native-only')) {
   let ok = true;
   if (!args.has('--skip-build')) {
-    ok = buildStep('addon build', 'npm', ['run', '--silent', 'build:native']) &&
-      buildStep('TypeScript build', 'npm', ['run', '--silent', 'build:ts']);
+    const treeAddon = join(root, 'build', 'native', 'vlac.node');
+    if (!args.has('--js-only') && existsSync(treeAddon)) {
+      process.env.VLAC_NATIVE_BINARY = treeAddon; // built with the ctest tree above
+      ok = buildStep('TypeScript build', 'npm', ['run', '--silent', 'build:ts']);
+    } else {
+      ok = buildStep('addon build', 'npm', ['run', '--silent', 'build:native']) &&
+        buildStep('TypeScript build', 'npm', ['run', '--silent', 'build:ts']);
+    }
   }
   if (ok) {
     mkdirSync(join(root, 'build'), { recursive: true });

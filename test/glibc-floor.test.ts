@@ -17,7 +17,7 @@ const prebuildDir = join(repoRoot, 'prebuilds', 'linux-x64');
 const prebuilds = existsSync(prebuildDir)
   ? readdirSync(prebuildDir).filter((f) => /\.node$|\.so(\.\d+)*$/.test(f)).map((f) => join(prebuildDir, f))
   : [];
-const sourceBuild = join(repoRoot, 'build', 'addon', 'Release', 'vlac.node');
+const sourceBuild = process.env.VLAC_NATIVE_BINARY ?? join(repoRoot, 'build', 'addon', 'Release', 'vlac.node');
 const machineGlibc = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime;
 
 /** The newest GLIBC_x.y that `objdump -T` lists, or undefined when binutils is not installed. */

@@ -91,7 +91,7 @@ function stagePackage(): string {
   if (prebuilt) {
     prebuildKind = `the prebuild from npm run prebuildify (${prebuilt})`;
   } else {
-    const addon = join(repoRoot, 'build', 'addon', 'Release', 'vlac.node');
+    const addon = process.env.VLAC_NATIVE_BINARY ?? join(repoRoot, 'build', 'addon', 'Release', 'vlac.node');
     if (!existsSync(addon)) {
       const b = run(process.execPath, [join(repoRoot, 'scripts', 'build-native.mjs')], repoRoot);
       if (b.status !== 0) throw new Error(`addon build failed:\n${b.stdout}${b.stderr}`);
