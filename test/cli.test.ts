@@ -82,6 +82,23 @@ describe('vlac command line', () => {
     expect(again.stderr).not.toContain('generating');
   });
 
+  const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
+  it.skipIf(!hasFfmpeg)('critic --video reads a video made from the fixture frames and --video-out writes an annotated MP4', () => {
+    const video = join(work, 'trajectory.mp4');
+    const made = spawnSync('ffmpeg', ['-y', '-loglevel', 'error', '-framerate', '2', '-pattern_type', 'glob', '-i', join(frames, '*-0.jpg'),
+      '-vf', 'scale=320:240', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', video]);
+    expect(made.status).toBe(0);
+    const out = join(work, 'video');
+    const r = vlac('critic', '--model', tinyA, '--task', TASK, '--video', video, '--fps', '2', '--skip', '1', '--max-tokens', '3',
+      '--out', out, '--video-out', join(out, 'annotated.mp4'), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.pairs).toHaveLength(5); // 6 frames at the source's 2 fps
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames',
+      '-of', 'csv=p=0', join(out, 'annotated.mp4')], { encoding: 'utf8' });
+    expect(Number(probe.stdout.trim())).toBe(6);
+  });
+
   it('info reports the binary and CPU features', () => {
     const r = vlac('info', '--json');
     expect(r.code).toBe(0);

@@ -4,6 +4,9 @@ import { COMMON_FLAGS, MODEL_FLAGS, intFlag, numFlag, parse, requireFlag, strFla
 import { valueCurveSvg, svgToPng } from './chart.js';
 import { loadModel, print, jsonReplacer } from './load.js';
 import { Progress } from './progress.js';
+import { writeAnnotatedVideo } from './video-out.js';
+import { framesFromVideo } from '../tasks/video.js';
+import type { ImageInput } from '../images.js';
 import { VlacError } from '../errors.js';
 
 export const spec: CommandSpec = {
@@ -27,6 +30,7 @@ export const spec: CommandSpec = {
     threshold: { type: 'string', arg: 'X', help: 'done threshold (default 0.9)' },
     'value-mode': { type: 'string', arg: 'M', help: 'simple | ratio | mix_f (default simple)' },
     out: { type: 'string', arg: 'DIR', help: 'write result.json, value.svg and value.png here' },
+    'video-out': { type: 'string', arg: 'F', help: 'write the trajectory as an MP4 with the value curve drawn on it (needs ffmpeg)' },
     ...COMMON_FLAGS,
   },
   examples: [
@@ -66,12 +70,14 @@ export async function run(argv: string[]): Promise<void> {
   const vlac = await loadModel(p, model);
   const progress = new Progress('critic');
   try {
+    const frameList: ImageInput[] = frames ? framesIn(frames) : await framesFromVideo(video!, fps ?? 5, '--video');
+    const skip = intFlag(p, 'skip', 5)!;
     const r = await vlac.trajectoryCritic({
       task,
-      frames: frames ? framesIn(frames) : { video: video!, ...(fps ? { fps } : {}) },
+      frames: frameList,
       ...(reference ? { reference: frameSource(reference) } : {}),
       ...(intFlag(p, 'ref-num') !== undefined ? { refNum: intFlag(p, 'ref-num') } : {}),
-      ...(intFlag(p, 'skip') !== undefined ? { skip: intFlag(p, 'skip') } : {}),
+      skip,
       ...(intFlag(p, 'batch-size') !== undefined ? { batchSize: intFlag(p, 'batch-size') } : {}),
       ...(intFlag(p, 'max-tokens') !== undefined ? { maxTokens: intFlag(p, 'max-tokens') } : {}),
       think: p.values.think === true, rich: p.values.rich === true, reverse: p.values.reverse === true,
@@ -88,12 +94,19 @@ export async function run(argv: string[]): Promise<void> {
       writeFileSync(join(out, 'value.svg'), svg);
       writeFileSync(join(out, 'value.png'), await svgToPng(svg));
     }
+    const videoOut = strFlag(p, 'video-out');
+    if (videoOut) {
+      // The value entries belong to frames 0, skip, 2 skip, ... (frameSkip, the default).
+      const valueFrames = r.value.map((_, k) => Math.min(k * skip, frameList.length - 1));
+      await writeAnnotatedVideo(videoOut, frameList, r.value, r.critic, valueFrames, Math.max(1, Math.round((fps ?? 5) / skip)));
+    }
     print(p, r, () => [
       `pairs:  ${r.pairs.length} (${r.critic.filter((c) => c === null).length} unparsable)`,
       `critic: ${r.critic.map((c) => c ?? '?').join(' ')}`,
       `value:  ${r.value.map((v) => v.toFixed(1)).join(' ')}`,
       ...(r.done ? [`done:   ${r.done.map((d) => (d ? 'Y' : '.')).join('')}`] : []),
       ...(out ? [`wrote ${join(out, 'result.json')}, value.svg, value.png`] : []),
+      ...(videoOut ? [`wrote ${videoOut}`] : []),
     ].join('\n'));
   } finally {
     await vlac.dispose();
