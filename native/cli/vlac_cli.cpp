@@ -24,6 +24,7 @@
 #include "common/mapped_file.h"
 #include "common/thread_pool.h"
 #include "image/preprocess.h"
+#include "model/quantize_checkpoint.h"
 #include "model/random_checkpoint.h"
 #include "ops/op_table.h"
 #include "runtime/model.h"
@@ -46,7 +47,10 @@ const char* const kUsage =
     "  vlac_cli bench --model DIR [--scenario S]... [--iterations N] [--warmup N] [--seconds S]\n"
     "           [--reply-tokens N] [--decode-tokens N] [--threads N] [--logits-dir DIR] [--out FILE.json]\n"
     "      S: vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B (comma-separated\n"
-    "      or repeated); the same benchmark and JSON as `npx vlac bench` (native/engine/bench).\n";
+    "      or repeated); the same benchmark and JSON as `npx vlac bench` (native/engine/bench).\n"
+    "  vlac_cli quantize IN OUT [--keep-lm-head-bf16]\n"
+    "      writes OUT, a pre-quantized copy of checkpoint IN (int8 Linears + per-channel scales,\n"
+    "      docs/int8.md) that loads as weights 'int8' without re-quantizing.\n";
 
 // --name value pairs, repeatable ones collected in order; bare words are positionals.
 struct Args {
@@ -281,6 +285,22 @@ int cmd_random_checkpoint(const Args& a) {
   return 0;
 }
 
+int cmd_quantize(const Args& a) {
+  if (a.positional.size() != 2) fail(ErrorCode::BadArgument, "quantize needs IN and OUT folders");
+  QuantizeCheckpointOptions o;
+  o.quantize_lm_head = !a.flags.count("keep-lm-head-bf16");
+  int64_t shown = -1;
+  o.on_progress = [&](int64_t done, int64_t total) {
+    const int64_t pct = done * 100 / total;
+    if (pct / 10 != shown / 10) std::cerr << "quantize: " << pct << " % (" << done << "/" << total << " tensors)\n";
+    shown = pct;
+  };
+  const QuantizeCheckpointReport r = quantize_checkpoint(a.positional[0], a.positional[1], o);
+  std::cerr << "wrote " << a.positional[1] << ": " << r.quantized << " int8 Linears, " << r.bytes_written
+            << " bytes, in " << r.seconds << " s\n";
+  return 0;
+}
+
 int cmd_bench(const Args& a) {
   if (!a.has("model")) fail(ErrorCode::BadArgument, "bench needs --model DIR");
   BenchOptions o;
@@ -327,11 +347,12 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   try {
-    const Args a = parse_args(argc, argv, 2, {"json"});
+    const Args a = parse_args(argc, argv, 2, {"json", "keep-lm-head-bf16"});
     if (command == "generate") return cmd_generate(a);
     if (command == "info") return cmd_info(a);
     if (command == "random-checkpoint") return cmd_random_checkpoint(a);
     if (command == "bench") return cmd_bench(a);
+    if (command == "quantize") return cmd_quantize(a);
     std::cerr << "unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const vlac::Error& e) {

@@ -21,8 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "common/json.h"
 #include "image/preprocess.h"
+#include "model/quantize_checkpoint.h"
 #include "model/random_checkpoint.h"
 #include "model/safetensors.h"
 #include "runtime/model.h"
@@ -314,6 +316,67 @@ TEST_CASE("int8 weights on a random checkpoint of other dimensions hold cosine a
   check_random_checkpoint(dir, "other-shapes", worst, true);
   MESSAGE("other-shapes worst: cosine " << worst.cosine << ", max |Δlogit| " << worst.logit_diff);
   CHECK(worst.logit_diff <= kLogitTolerance);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a pre-quantized checkpoint loads without re-quantizing and gives exactly the quantize-on-load logits") {
+  const std::string dir = temp_dir("prequantized");
+  const std::string src = test::fixture_path("tiny-a");
+  const QuantizeCheckpointReport r = quantize_checkpoint(src, dir);
+  MESSAGE("quantize tiny-a: " << r.quantized << " Linears, " << r.bytes_written << " bytes in " << r.seconds << " s");
+  CHECK(r.quantized > 0);
+  CHECK_THROWS_AS(quantize_checkpoint(dir, dir + "-again"), Error);  // already quantized
+  ModelOptions o;
+  o.max_context = 2048;
+  const auto pre = Model::load(dir, o);  // bf16 asked: the stored int8 wins
+  o.weights.format = WeightFormat::Int8;
+  const auto fly = Model::load(src, o);
+  MESSAGE("start-up (network build): pre-quantized " << pre->build_seconds() * 1000 << " ms, quantize-on-load "
+                                                     << fly->build_seconds() * 1000 << " ms");
+  CHECK(pre->weights().format == WeightFormat::Int8);
+  CHECK(pre->checkpoint().quantization() == kInt8Quantization);
+  CHECK(pre->checkpoint().stored_dtype() == "int8");
+  CHECK(pre->checkpoint().unused_tensors().empty());
+  CHECK(pre->resident_weight_bytes() == fly->resident_weight_bytes());
+  const SafetensorsFile tensors(test::fixture_path("tiny-a/golden/tensors.safetensors"));
+  for (const json& c : test::read_fixture_json("tiny-a/golden/cases.json")["cases"]) {
+    const auto ids = c["input_ids"].get<std::vector<int32_t>>();
+    const int64_t n_images = static_cast<int64_t>(c["images"].size());
+    const std::vector<float> pixels = golden_pixels(tensors, c, pre->tile_size());
+    auto a = prefilled(*pre, ids, pixels, n_images);
+    auto b = prefilled(*fly, ids, pixels, n_images);
+    INFO(c["name"].get<std::string>());
+    CHECK(a->last_logits() == b->last_logits());
+  }
+  // I8 is accepted only with the metadata entry and each Linear's scale (edits of equal length)
+  auto edited = [&](const std::string& from, const std::string& to) {
+    const std::string copy = dir + "-edited";
+    std::filesystem::remove_all(copy);
+    std::filesystem::copy(dir, copy);
+    std::fstream f(copy + "/model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    uint64_t len = 0;
+    f.read(reinterpret_cast<char*>(&len), 8);
+    std::string header(len, '\0');
+    f.read(header.data(), static_cast<std::streamsize>(len));
+    const size_t at = header.find(from);
+    REQUIRE(at != std::string::npos);
+    header.replace(at, from.size(), to);
+    f.seekp(8);
+    f.write(header.data(), static_cast<std::streamsize>(len));
+    return copy;
+  };
+  auto code_of = [](const std::string& d) {
+    try {
+      Checkpoint::open(d);
+    } catch (const Error& e) {
+      MESSAGE(std::string(e.what()));
+      return e.code();
+    }
+    return ErrorCode::Internal;
+  };
+  CHECK(code_of(edited("int8-per-channel-v1", "int8-per-channel-v0")) == ErrorCode::BadWeights);
+  CHECK(code_of(edited("mlp1.1.weight.scale", "mlp1.1.weight.scalf")) == ErrorCode::MissingTensor);
+  std::filesystem::remove_all(dir + "-edited");
   std::filesystem::remove_all(dir);
 }
 

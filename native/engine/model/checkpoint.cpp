@@ -14,6 +14,8 @@ struct Checkpoint::Entry {
   TensorView view;
   const uint16_t* bf16 = nullptr;
   std::vector<uint16_t> owned_bf16;  // F16/F32 converted, or an unaligned BF16 span copied
+  const int8_t* int8 = nullptr;      // an I8 Linear (pre-quantized checkpoint)
+  std::vector<float> int8_scale;     // its "<name>.scale", copied (the span may be unaligned)
   std::once_flag f32_once;
   std::vector<float> f32;
 };
@@ -105,6 +107,20 @@ std::map<std::string, std::string> parse_safetensors_index(const std::string& te
   return map;
 }
 
+bool is_quantizable_linear(const std::string& name) {
+  auto ends = [&](const char* s) {
+    const size_t n = std::strlen(s);
+    return name.size() >= n && name.compare(name.size() - n, n, s) == 0;
+  };
+  auto starts = [&](const char* s) { return name.rfind(s, 0) == 0; };
+  if (starts("vision_model.encoder.layers."))
+    return ends(".attn.qkv.weight") || ends(".attn.proj.weight") || ends(".mlp.fc1.weight") || ends(".mlp.fc2.weight");
+  if (starts("language_model.model.layers."))
+    return ends(".attention.wqkv.weight") || ends(".attention.wo.weight") || ends(".feed_forward.w1.weight") ||
+           ends(".feed_forward.w2.weight") || ends(".feed_forward.w3.weight");
+  return name == "mlp1.1.weight" || name == "mlp1.3.weight" || name == "language_model.output.weight";
+}
+
 std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
   std::unique_ptr<Checkpoint> ck(new Checkpoint());
   ck->dir_ = dir;
@@ -142,7 +158,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
   }
 
   const auto required = required_tensor_shapes(ck->config_);
-  std::set<std::string> stored;
+  std::set<std::string> stored, scales_used;
   for (const auto& kv : required) {
     auto it = all.find(kv.first);
     if (it == all.end())
@@ -153,9 +169,39 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
     if (view.shape != kv.second)
       fail(ErrorCode::TensorShape, file + ": tensor '" + kv.first + "' has shape " + shape_string(view.shape) +
                                        ", config.json implies " + shape_string(kv.second));
+    if (view.dtype == DType::I8 && is_quantizable_linear(kv.first)) {
+      const std::string quantization = ck->files_[it->second.first]->metadata().count("vlac_quantization")
+                                           ? ck->files_[it->second.first]->metadata().at("vlac_quantization")
+                                           : "";
+      if (quantization != kInt8Quantization)
+        fail(ErrorCode::BadWeights, file + ": tensor '" + kv.first + "' is I8 but the file's __metadata__ has no " +
+                                        "\"vlac_quantization\": \"" + kInt8Quantization + "\"");
+      const std::string scale_name = kv.first + ".scale";
+      auto s = all.find(scale_name);
+      if (s == all.end())
+        fail(ErrorCode::MissingTensor, dir + ": the I8 tensor '" + kv.first + "' has no '" + scale_name + "'");
+      const TensorView& sv = s->second.second;
+      if (sv.dtype != DType::F32 || sv.shape != std::vector<int64_t>{kv.second[0]})
+        fail(ErrorCode::TensorShape, ck->files_[s->second.first]->path() + ": tensor '" + scale_name + "' must be F32 " +
+                                         shape_string({kv.second[0]}));
+      auto e = std::make_unique<Entry>();
+      e->view = view;
+      e->int8 = reinterpret_cast<const int8_t*>(view.data);
+      e->int8_scale.resize(static_cast<size_t>(kv.second[0]));
+      std::memcpy(e->int8_scale.data(), sv.data, sv.nbytes);
+      for (int64_t i = 0; i < view.numel(); ++i)
+        if (e->int8[i] == -128)
+          fail(ErrorCode::BadWeights, file + ": tensor '" + kv.first + "' holds the code -128 (the scheme is symmetric)");
+      ck->quantization_ = kInt8Quantization;
+      stored.insert("int8");
+      scales_used.insert(scale_name);
+      ck->tensors_.emplace(kv.first, std::move(e));
+      continue;
+    }
     if (view.dtype != DType::BF16 && view.dtype != DType::F16 && view.dtype != DType::F32)
       fail(ErrorCode::TensorShape, file + ": tensor '" + kv.first + "' is " + dtype_name(view.dtype) +
-                                       "; weights must be BF16, F16 or F32");
+                                       "; weights must be BF16, F16 or F32 (or I8 for a Linear of a pre-quantized " +
+                                       "checkpoint)");
     stored.insert(view.dtype == DType::BF16 ? "bf16" : view.dtype == DType::F16 ? "f16" : "f32");
     auto e = std::make_unique<Entry>();
     e->view = view;
@@ -183,7 +229,9 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
     ck->tensors_.emplace(kv.first, std::move(e));
   }
   for (const auto& kv : all)
-    if (!required.count(kv.first)) ck->unused_.push_back(kv.first);
+    if (!required.count(kv.first) && !scales_used.count(kv.first)) ck->unused_.push_back(kv.first);
+  // a pre-quantized file keeps its norms, embeddings and biases in their own dtype
+  if (stored.count("int8")) stored = {"int8"};
   ck->stored_dtype_ = stored.size() == 1 ? *stored.begin() : "mixed";
   return ck;
 }
@@ -191,12 +239,29 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
 const uint16_t* Checkpoint::bf16(const std::string& name) const {
   auto it = tensors_.find(name);
   VLAC_CHECK(it != tensors_.end(), "tensor '" + name + "' was not loaded");
+  VLAC_CHECK(!it->second->int8, "tensor '" + name + "' is stored int8");
   return it->second->bf16;
+}
+
+bool Checkpoint::is_int8(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it != tensors_.end() && it->second->int8 != nullptr;
+}
+
+const int8_t* Checkpoint::int8(const std::string& name) const {
+  VLAC_CHECK(is_int8(name), "tensor '" + name + "' is not stored int8");
+  return tensors_.find(name)->second->int8;
+}
+
+const float* Checkpoint::int8_scale(const std::string& name) const {
+  VLAC_CHECK(is_int8(name), "tensor '" + name + "' is not stored int8");
+  return tensors_.find(name)->second->int8_scale.data();
 }
 
 const float* Checkpoint::f32(const std::string& name) const {
   auto it = tensors_.find(name);
   VLAC_CHECK(it != tensors_.end(), "tensor '" + name + "' was not loaded");
+  VLAC_CHECK(!it->second->int8, "tensor '" + name + "' is stored int8");
   Entry& e = *it->second;
   std::call_once(e.f32_once, [&e] {
     const int64_t n = e.view.numel();
@@ -214,9 +279,18 @@ const std::vector<int64_t>& Checkpoint::shape(const std::string& name) const {
 
 bool Checkpoint::has(const std::string& name) const { return tensors_.count(name) != 0; }
 
+uint64_t Checkpoint::non_linear_weight_bytes() const {
+  uint64_t total = 0;
+  for (const auto& kv : tensors_)
+    if (!is_quantizable_linear(kv.first)) total += static_cast<uint64_t>(kv.second->view.numel()) * 2;
+  return total;
+}
+
 uint64_t Checkpoint::weight_bytes() const {
   uint64_t total = 0;
-  for (const auto& kv : tensors_) total += static_cast<uint64_t>(kv.second->view.numel()) * 2;
+  for (const auto& kv : tensors_)
+    total += kv.second->int8 ? static_cast<uint64_t>(kv.second->view.numel()) + kv.second->int8_scale.size() * 4
+                             : static_cast<uint64_t>(kv.second->view.numel()) * 2;
   return total;
 }
 

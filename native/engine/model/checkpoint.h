@@ -32,9 +32,19 @@ class Checkpoint {
   const std::vector<int64_t>& shape(const std::string& name) const;
   bool has(const std::string& name) const;
 
+  // Pre-quantized checkpoints (docs/int8.md): a Linear weight stored as I8 [N, K] row-major codes
+  // with an F32 [N] "<name>.scale", in a file whose __metadata__ has "vlac_quantization":
+  // "int8-per-channel-v1". bf16()/f32() of such a tensor are an internal error.
+  bool is_int8(const std::string& name) const;
+  const int8_t* int8(const std::string& name) const;
+  const float* int8_scale(const std::string& name) const;
+  // "int8-per-channel-v1" when the checkpoint holds I8 Linears, else "".
+  const std::string& quantization() const { return quantization_; }
+
   std::string stored_dtype() const { return stored_dtype_; }  // "bf16" | "f16" | "f32" | "mixed"
   const std::vector<std::string>& unused_tensors() const { return unused_; }
-  uint64_t weight_bytes() const;  // bytes of the bf16 weights the engine uses
+  uint64_t weight_bytes() const;  // bytes of the bf16 weights the engine uses (I8 Linears: codes + scales)
+  uint64_t non_linear_weight_bytes() const;  // the same without the quantizable Linears
 
   ~Checkpoint();
 
@@ -47,7 +57,13 @@ class Checkpoint {
   std::map<std::string, std::unique_ptr<Entry>> tensors_;
   std::vector<std::string> unused_;
   std::string stored_dtype_;
+  std::string quantization_;
 };
+
+// The metadata value of a pre-quantized checkpoint, and the tensors that may be stored I8: the
+// Linear weights of the ViT blocks, the projector, the LLM layers and the LM head.
+constexpr const char* kInt8Quantization = "int8-per-channel-v1";
+bool is_quantizable_linear(const std::string& name);
 
 // The tensors the architecture needs for `config`, with their shapes (architecture.md §2).
 std::map<std::string, std::vector<int64_t>> required_tensor_shapes(const ModelConfig& config);

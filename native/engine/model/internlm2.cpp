@@ -10,12 +10,16 @@
 
 namespace vlac {
 
-std::vector<uint16_t> deinterleave_wqkv(const uint16_t* wqkv, int64_t num_heads, int64_t num_kv_heads,
-                                        int64_t head_dim, int64_t cols) {
+namespace {
+
+// deinterleave_wqkv for rows of any element type (bf16 weights, int8 codes, their scales with cols 1).
+template <class T>
+std::vector<T> deinterleave_rows(const T* wqkv, int64_t num_heads, int64_t num_kv_heads, int64_t head_dim,
+                                 int64_t cols) {
   const int64_t n_rep = num_heads / num_kv_heads, group_rows = (n_rep + 2) * head_dim;
-  std::vector<uint16_t> out(static_cast<size_t>((num_heads + 2 * num_kv_heads) * head_dim * cols));
+  std::vector<T> out(static_cast<size_t>((num_heads + 2 * num_kv_heads) * head_dim * cols));
   auto copy_head = [&](int64_t src_row, int64_t dst_row) {
-    std::memcpy(out.data() + dst_row * cols, wqkv + src_row * cols, sizeof(uint16_t) * head_dim * cols);
+    std::memcpy(out.data() + dst_row * cols, wqkv + src_row * cols, sizeof(T) * head_dim * cols);
   };
   const int64_t k_base = num_heads * head_dim, v_base = k_base + num_kv_heads * head_dim;
   for (int64_t g = 0; g < num_kv_heads; ++g) {
@@ -26,6 +30,13 @@ std::vector<uint16_t> deinterleave_wqkv(const uint16_t* wqkv, int64_t num_heads,
   return out;
 }
 
+}  // namespace
+
+std::vector<uint16_t> deinterleave_wqkv(const uint16_t* wqkv, int64_t num_heads, int64_t num_kv_heads,
+                                        int64_t head_dim, int64_t cols) {
+  return deinterleave_rows(wqkv, num_heads, num_kv_heads, head_dim, cols);
+}
+
 InternLm2::InternLm2(const Checkpoint& ck, const WeightOptions& weights) : config_(ck.config().llm) {
   const LlmConfig& c = config_;
   const bool int8 = weights.format == WeightFormat::Int8;
@@ -33,19 +44,25 @@ InternLm2::InternLm2(const Checkpoint& ck, const WeightOptions& weights) : confi
   const int64_t qkv_rows = q_width + 2 * c.num_kv_heads * c.head_dim();
   tok_embeddings_ = ck.bf16("language_model.model.tok_embeddings.weight");
   norm_ = ck.f32("language_model.model.norm.weight");
-  output_ = LinearWeight(ck.bf16("language_model.output.weight"), c.vocab_size, D, int8 && weights.quantize_lm_head);
+  output_ = load_linear(ck, "language_model.output.weight", c.vocab_size, D, int8 && weights.quantize_lm_head);
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const std::string p = "language_model.model.layers." + std::to_string(i) + ".";
     Layer l;
     l.attention_norm = ck.f32(p + "attention_norm.weight");
-    l.wqkv = LinearWeight(deinterleave_wqkv(ck.bf16(p + "attention.wqkv.weight"), c.num_heads, c.num_kv_heads,
-                                            c.head_dim(), D),
-                          qkv_rows, D, int8);
-    l.wo = LinearWeight(ck.bf16(p + "attention.wo.weight"), D, q_width, int8);
+    const std::string wqkv = p + "attention.wqkv.weight";
+    if (ck.is_int8(wqkv)) {  // per-row codes and scales reorder like the rows they quantize
+      const auto q = deinterleave_rows(ck.int8(wqkv), c.num_heads, c.num_kv_heads, c.head_dim(), D);
+      const auto s = deinterleave_rows(ck.int8_scale(wqkv), c.num_heads, c.num_kv_heads, c.head_dim(), 1);
+      l.wqkv = LinearWeight(ops::QuantizedWeight(q.data(), s.data(), qkv_rows, D));
+    } else {
+      l.wqkv = LinearWeight(deinterleave_wqkv(ck.bf16(wqkv), c.num_heads, c.num_kv_heads, c.head_dim(), D), qkv_rows,
+                            D, int8);
+    }
+    l.wo = load_linear(ck, p + "attention.wo.weight", D, q_width, int8);
     l.ffn_norm = ck.f32(p + "ffn_norm.weight");
-    l.w1 = LinearWeight(ck.bf16(p + "feed_forward.w1.weight"), c.intermediate_size, D, int8);
-    l.w3 = LinearWeight(ck.bf16(p + "feed_forward.w3.weight"), c.intermediate_size, D, int8);
-    l.w2 = LinearWeight(ck.bf16(p + "feed_forward.w2.weight"), D, c.intermediate_size, int8);
+    l.w1 = load_linear(ck, p + "feed_forward.w1.weight", c.intermediate_size, D, int8);
+    l.w3 = load_linear(ck, p + "feed_forward.w3.weight", c.intermediate_size, D, int8);
+    l.w2 = load_linear(ck, p + "feed_forward.w2.weight", D, c.intermediate_size, int8);
     layers_.push_back(std::move(l));
   }
 }
@@ -115,10 +132,9 @@ void InternLm2::forward(float* h, const std::vector<LlmSegment>& segments, const
   }
 }
 
-uint64_t InternLm2::linear_weight_bytes(bool as_bf16) const {
-  uint64_t n = as_bf16 ? output_.bf16_bytes() : output_.bytes();
-  for (const Layer& l : layers_)
-    for (const LinearWeight* w : {&l.wqkv, &l.wo, &l.w1, &l.w3, &l.w2}) n += as_bf16 ? w->bf16_bytes() : w->bytes();
+uint64_t InternLm2::linear_weight_bytes() const {
+  uint64_t n = output_.bytes();
+  for (const Layer& l : layers_) n += l.wqkv.bytes() + l.wo.bytes() + l.w1.bytes() + l.w3.bytes() + l.w2.bytes();
   return n;
 }
 

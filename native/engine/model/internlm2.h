@@ -45,8 +45,7 @@ class InternLm2 {
   // logits [rows, vocab] of un-normed last-layer rows h: final norm, then the output head.
   void head(const float* h, int64_t rows, float* logits) const;
   bool lm_head_is_int8() const { return output_.is_int8(); }
-  // Layers + LM head (model/linear_weight.h) as held, or as they would be in bf16.
-  uint64_t linear_weight_bytes(bool as_bf16 = false) const;
+  uint64_t linear_weight_bytes() const;  // layers + LM head as held (model/linear_weight.h)
 
  private:
   struct Layer {

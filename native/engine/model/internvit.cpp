@@ -117,26 +117,25 @@ InternVit::InternVit(const Checkpoint& ck, const WeightOptions& weights) {
     Block b{};
     b.norm1_w = ck.f32(p + "norm1.weight");
     b.norm1_b = vc_.rms_norm ? nullptr : ck.f32(p + "norm1.bias");
-    b.qkv_w = LinearWeight(ck.bf16(p + "attn.qkv.weight"), 3 * D, D, int8);
+    b.qkv_w = load_linear(ck, p + "attn.qkv.weight", 3 * D, D, int8);
     b.qkv_b = vc_.qkv_bias ? ck.f32(p + "attn.qkv.bias") : nullptr;
-    b.proj_w = LinearWeight(ck.bf16(p + "attn.proj.weight"), D, D, int8);
+    b.proj_w = load_linear(ck, p + "attn.proj.weight", D, D, int8);
     b.proj_b = ck.f32(p + "attn.proj.bias");
     b.ls1 = ck.f32(p + "ls1");
     b.norm2_w = ck.f32(p + "norm2.weight");
     b.norm2_b = vc_.rms_norm ? nullptr : ck.f32(p + "norm2.bias");
-    b.fc1_w = LinearWeight(ck.bf16(p + "mlp.fc1.weight"), vc_.intermediate_size, D, int8);
+    b.fc1_w = load_linear(ck, p + "mlp.fc1.weight", vc_.intermediate_size, D, int8);
     b.fc1_b = ck.f32(p + "mlp.fc1.bias");
-    b.fc2_w = LinearWeight(ck.bf16(p + "mlp.fc2.weight"), D, vc_.intermediate_size, int8);
+    b.fc2_w = load_linear(ck, p + "mlp.fc2.weight", D, vc_.intermediate_size, int8);
     b.fc2_b = ck.f32(p + "mlp.fc2.bias");
     b.ls2 = ck.f32(p + "ls2");
     blocks_.push_back(std::move(b));
   }
 }
 
-uint64_t InternVit::linear_weight_bytes(bool as_bf16) const {
+uint64_t InternVit::linear_weight_bytes() const {
   uint64_t n = 0;
-  for (const Block& b : blocks_)
-    for (const LinearWeight* w : {&b.qkv_w, &b.proj_w, &b.fc1_w, &b.fc2_w}) n += as_bf16 ? w->bf16_bytes() : w->bytes();
+  for (const Block& b : blocks_) n += b.qkv_w.bytes() + b.proj_w.bytes() + b.fc1_w.bytes() + b.fc2_w.bytes();
   return n;
 }
 

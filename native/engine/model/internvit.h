@@ -21,8 +21,7 @@ class InternVit {
 
   int64_t tokens() const { return 1 + grid_ * grid_; }
   int64_t width() const { return width_; }
-  // The blocks' Linears (model/linear_weight.h) as held, or as they would be in bf16.
-  uint64_t linear_weight_bytes(bool as_bf16 = false) const;
+  uint64_t linear_weight_bytes() const;  // the blocks' Linears as held (model/linear_weight.h)
 
  private:
   struct Block {

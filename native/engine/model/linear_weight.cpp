@@ -33,6 +33,11 @@ void LinearWeight::apply(const float* x, int64_t M, const float* bias, float* y)
   ops::linear_w8a8(x, M, q_->view(), bias, y);
 }
 
+LinearWeight load_linear(const Checkpoint& ck, const std::string& name, int64_t N, int64_t K, bool int8) {
+  if (ck.is_int8(name)) return LinearWeight(ops::QuantizedWeight(ck.int8(name), ck.int8_scale(name), N, K));
+  return LinearWeight(ck.bf16(name), N, K, int8);
+}
+
 size_t LinearWeight::bytes() const { return q_ ? q_->bytes() : static_cast<size_t>(N_ * K_ * 2); }
 
 }  // namespace vlac

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "model/checkpoint.h"
 #include "ops/int8.h"
 
 namespace vlac {
@@ -46,7 +47,6 @@ class LinearWeight {
   int64_t K() const { return K_; }
   const ops::QuantizedWeight* quantized() const { return q_ ? &*q_ : nullptr; }
   size_t bytes() const;  // the weight bytes a product reads
-  size_t bf16_bytes() const { return static_cast<size_t>(N_ * K_ * 2); }  // the same weight in bf16
 
  private:
   const uint16_t* bf16_ = nullptr;
@@ -54,5 +54,9 @@ class LinearWeight {
   std::optional<ops::QuantizedWeight> q_;
   int64_t N_ = 0, K_ = 0;
 };
+
+// The Linear `name` [N, K] of a checkpoint: its stored codes when the checkpoint is pre-quantized
+// (Checkpoint::is_int8), else its bf16 weight, quantized when `int8`.
+LinearWeight load_linear(const Checkpoint& ck, const std::string& name, int64_t N, int64_t K, bool int8);
 
 }  // namespace vlac

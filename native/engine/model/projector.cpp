@@ -38,9 +38,9 @@ Projector::Projector(const Checkpoint& ck, const WeightOptions& weights) {
   norm_w_ = ck.f32("mlp1.0.weight");
   norm_b_ = ck.f32("mlp1.0.bias");
   const bool int8 = weights.format == WeightFormat::Int8;
-  fc1_w_ = LinearWeight(ck.bf16("mlp1.1.weight"), out_width_, in_width_, int8);
+  fc1_w_ = load_linear(ck, "mlp1.1.weight", out_width_, in_width_, int8);
   fc1_b_ = ck.f32("mlp1.1.bias");
-  fc2_w_ = LinearWeight(ck.bf16("mlp1.3.weight"), out_width_, out_width_, int8);
+  fc2_w_ = load_linear(ck, "mlp1.3.weight", out_width_, out_width_, int8);
   fc2_b_ = ck.f32("mlp1.3.bias");
 }
 

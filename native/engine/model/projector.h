@@ -24,9 +24,7 @@ class Projector {
 
   int64_t tokens_per_tile() const { return shuffled_grid_ * shuffled_grid_; }
   int64_t width() const { return out_width_; }
-  uint64_t linear_weight_bytes(bool as_bf16 = false) const {
-    return as_bf16 ? fc1_w_.bf16_bytes() + fc2_w_.bf16_bytes() : fc1_w_.bytes() + fc2_w_.bytes();
-  }
+  uint64_t linear_weight_bytes() const { return fc1_w_.bytes() + fc2_w_.bytes(); }
 
  private:
   int64_t grid_, factor_, shuffled_grid_, vit_width_, in_width_, out_width_;

@@ -58,6 +58,8 @@ std::shared_ptr<Model> Model::load(const std::string& dir, const ModelOptions& o
                                    std::to_string(m->tokenizer_->vocab_size()) + " ids");
   m->max_context_ = options.max_context;
   m->weights_ = options.weights;
+  // a pre-quantized checkpoint's Linears are int8 whatever was asked (there is no bf16 to use)
+  if (!m->checkpoint_->quantization().empty()) m->weights_.format = WeightFormat::Int8;
   const auto build_start = std::chrono::steady_clock::now();
   m->vit_ = std::make_unique<InternVit>(*m->checkpoint_, options.weights);
   m->projector_ = std::make_unique<Projector>(*m->checkpoint_, options.weights);
@@ -79,9 +81,7 @@ uint64_t Model::linear_weight_bytes() const {
 }
 
 uint64_t Model::resident_weight_bytes() const {
-  const uint64_t bf16_linears =
-      vit_->linear_weight_bytes(true) + projector_->linear_weight_bytes(true) + llm_->linear_weight_bytes(true);
-  return checkpoint_->weight_bytes() - bf16_linears + linear_weight_bytes();
+  return checkpoint_->non_linear_weight_bytes() + linear_weight_bytes();
 }
 
 uint64_t Model::kv_cache_bytes_per_sequence() const {

@@ -23,7 +23,8 @@ struct ModelOptions {
   int64_t max_context = 4096;  // tokens per sequence (prompt + generated): the KV cache size
   int threads = 0;             // > 0: set the engine's (process-wide) op thread count
   // Linear weights as stored in the checkpoint (bf16) or quantized to int8 per output channel at
-  // load (model/linear_weight.h; quantize_lm_head false keeps the LM head bf16).
+  // load (model/linear_weight.h; quantize_lm_head false keeps the LM head bf16). A pre-quantized
+  // checkpoint (model/quantize_checkpoint.h) loads its stored int8 Linears whatever this says.
   WeightOptions weights;
 };
 
