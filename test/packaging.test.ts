@@ -191,8 +191,15 @@ describe('the packed npm package', () => {
     expect(result.binary).toBe(join(realpathSync(project.dir), 'node_modules', 'vlac-engine', 'prebuilds', 'linux-x64', 'vlac-engine.glibc.node'));
     // Random weights: the reply is no number, but its first tokens are the official greedy ones.
     expect(result.ids).toEqual(goldenCases().find((x) => x.name === 'two-image')!.greedy.slice(0, 3));
+    // The README's main-job command from the installed package, in a folder with no ../shared:
+    // demo makes its own random checkpoint and tokenizer.
+    const demo = run('npx', ['vlac', 'demo', '--out', 'demo-out'], project.dir,
+      { ...strippedEnv(project.log), VLAC_CACHE_DIR: join(project.dir, 'cache') });
+    expect(demo.status, `npx vlac demo failed:\n${demo.stdout}${demo.stderr}`).toBe(0);
+    expect(demo.stderr).toContain('RANDOM weights');
+    expect(existsSync(join(project.dir, 'demo-out', 'value.png'))).toBe(true);
     expectNoCompilerRan(project);
-  }, 180_000);
+  }, 240_000);
 
   it('installs with --ignore-scripts and a pair critic runs on the prebuilt binary', () => {
     const project = install('ignore-scripts', ['--ignore-scripts']);
