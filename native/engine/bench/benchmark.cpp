@@ -272,11 +272,12 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
       s.total_ms = ms_since(t0);
       return s;
     };
-  } else if (name == "stream-ref") {
+  } else if (name == "stream" || name == "stream-ref") {
     // A control loop's pushes: each iteration scores (frame k-1, frame k) with the same N reference
     // frames and frame 0, a new frame per push, through the model's caches (a fresh ModelCaches per
-    // scenario; the warmup pushes fill them) or, with no_cache, through the uncached path.
-    const int64_t ref = has_arg ? arg : 6;
+    // scenario; the warmup pushes fill them) or, with no_cache, through the uncached path. `stream`
+    // is the same without reference (2 images per pair).
+    const int64_t ref = name == "stream" ? 0 : has_arg ? arg : 6;
     const int64_t images = pair_prompt_images(ref), tokens = pair_prompt_tokens(ref, it);
     const int64_t reply = std::max(1, o.reply_tokens);
     if (tokens + reply > m.max_context()) fail(ErrorCode::ContextFull, "scenario '" + spec + "' needs maxContext >= " + std::to_string(tokens + reply));
@@ -317,7 +318,7 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     };
   } else {
     fail(ErrorCode::BadArgument, "unknown scenario '" + spec +
-                                     "' (vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B, stream-ref:N)");
+                                     "' (vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B, stream, stream-ref:N)");
   }
   return sc;
 }

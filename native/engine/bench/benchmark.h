@@ -16,7 +16,7 @@ namespace vlac {
 class Model;
 
 struct BenchOptions {
-  std::vector<std::string> scenarios;  // vit-tile, prefill:N, decode, pair, pair-ref:N, done, trajectory:B, stream-ref:N
+  std::vector<std::string> scenarios;  // vit-tile, prefill:N, decode, pair, pair-ref:N, done, trajectory:B, stream, stream-ref:N
   int warmup = 1;
   int iterations = 5;
   double seconds = 0;                   // > 0: iterate until this much time has passed (at least 1 iteration)
@@ -24,7 +24,7 @@ struct BenchOptions {
   int decode_context = 700;             // the context `decode` runs at
   int decode_tokens = 16;               // tokens timed per decode iteration
   std::string logits_dir;               // when set, last-position logits of each scenario are written here (f32 raw)
-  bool no_cache = false;                // stream-ref:N without the frame and prefix caches: the uncached baseline
+  bool no_cache = false;                // stream and stream-ref:N without the frame and prefix caches: the uncached baseline
   std::function<void(const std::string& scenario, int done, int total)> on_progress;
 };
 
