@@ -169,6 +169,7 @@ describe('abort', () => {
   // (best effort on a loaded machine: whichever stage an abort lands in, the outcome is the same).
   let stages: { decodeImagesMs: number; encodeMs: number; prefillMs: number; decodeMs: number };
   beforeAll(async () => {
+    await vlac.trajectoryCritic(HEAVY as never); // the first run is the slowest (cold caches)
     stages = (await vlac.trajectoryCritic(HEAVY as never)).timing;
   });
 
@@ -200,7 +201,7 @@ describe('abort', () => {
       const s = stages;
       const at = stage === 'ViT' ? s.decodeImagesMs + s.encodeMs / 2
         : stage === 'prefill' ? s.decodeImagesMs + s.encodeMs + s.prefillMs / 2
-          : s.decodeImagesMs + s.encodeMs + s.prefillMs + s.decodeMs / 2;
+          : s.decodeImagesMs + s.encodeMs + s.prefillMs + s.decodeMs / 4;
       const ac = new AbortController();
       const t0 = performance.now();
       const running = vlac.trajectoryCritic({ ...HEAVY, signal: ac.signal } as never);
