@@ -1,7 +1,11 @@
 // weights: 'int8' through the public API (issue 16) on tiny-a: the option loads, info reports it, the
 // resident weights shrink, and the greedy replies of the golden cases agree with the goldens up to
 // the cases' near-ties (the native test test_int8_model.cpp checks the numbers; docs/TOLERANCES.md, int8).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as quantizeCommand } from '../src/cli/quantize.js';
 import { Vlac } from '../src/index.js';
 import { fixture, goldenCases, tinyA } from './support/fixtures.js';
 
@@ -57,4 +61,30 @@ describe("weights: 'int8'", () => {
       seq.dispose();
     });
   }
+
+  it('vlac quantize writes a pre-quantized folder that loads as int8 and replies like quantize-on-load', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'vlac-int8-')), 'q');
+    try {
+      await quantizeCommand([tinyA, out, '--json']);
+      const q = await Vlac.load(out, { device: 'cpu', maxContext: 2048 });
+      try {
+        expect(q.info.weights).toBe('int8');
+        expect(q.info.model.storedDtype).toBe('int8');
+        expect(q.info.memory.weightsBytes).toBe(int8.info.memory.weightsBytes);
+        const c = goldenCases().find((g) => g.image_files.length > 0)!;
+        const replies = [];
+        for (const v of [q, int8]) {
+          const seq = v.createSequence();
+          await seq.prefill({ ids: Int32Array.from(c.input_ids), images: c.image_files.map((f) => fixture(f)) });
+          replies.push(await seq.generate({ maxTokens: 8, logprobs: 3 }));
+          seq.dispose();
+        }
+        expect(replies[0]).toEqual(replies[1]);
+      } finally {
+        await q.dispose();
+      }
+    } finally {
+      rmSync(join(out, '..'), { recursive: true, force: true });
+    }
+  });
 });

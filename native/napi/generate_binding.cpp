@@ -10,6 +10,11 @@
 // libuv pool, which fs, dns and sharp share) and reports back through a thread-safe function.
 // Rejections carry the api.md §7 code; an exception thrown by onProgress stops the write and
 // rejects the promise with that exception.
+//   quantizeCheckpoint(inDir: string, outDir: string, options?: {
+//       quantizeLmHead?: boolean,                            // default true
+//       onProgress?: (done: number, total: number) => void,  // tensors written
+//   }) -> Promise<{ quantized: number, bytes: number, seconds: number }>
+// The pre-quantized int8 checkpoint of model/quantize_checkpoint.h (docs/int8.md), the same way.
 #include <atomic>
 #include <cmath>
 #include <exception>
@@ -19,6 +24,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "model/quantize_checkpoint.h"
 #include "model/random_checkpoint.h"
 #include "napi/bindings.h"
 #include "napi/errors.h"
@@ -34,6 +40,7 @@ struct WriteJob {
   Napi::FunctionReference on_progress;  // empty when none was given
   Napi::Reference<Napi::Value> callback_error;  // what onProgress threw (JS thread only)
   std::atomic<bool> stop{false};               // set when onProgress threw
+  bool resolve_report = false;                 // quantizeCheckpoint: resolve with the report
   explicit WriteJob(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
@@ -42,6 +49,7 @@ struct Event {
   bool done = false;
   uint64_t written = 0, total = 0;
   std::exception_ptr error;
+  QuantizeCheckpointReport report;  // quantizeCheckpoint's result, on the last event
 };
 
 Napi::Error to_js_error(Napi::Env env, std::exception_ptr error) {
@@ -78,6 +86,12 @@ void deliver(Napi::Env env, Napi::Function, WriteJob* job, Event* event) {
     job->deferred.Reject(job->callback_error.Value());
   } else if (event->error) {
     job->deferred.Reject(to_js_error(env, event->error).Value());
+  } else if (job->resolve_report) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("quantized", static_cast<double>(event->report.quantized));
+    r.Set("bytes", static_cast<double>(event->report.bytes_written));
+    r.Set("seconds", event->report.seconds);
+    job->deferred.Resolve(r);
   } else {
     job->deferred.Resolve(env.Undefined());
   }
@@ -140,11 +154,11 @@ Napi::Value write_random_checkpoint_js(const Napi::CallbackInfo& info) {
                         [keep](Napi::Env, void*, WriteJob*) { delete keep; });
   options.on_progress = [tsfn, raw = job.get()](uint64_t written, uint64_t total) mutable {
     if (raw->stop) fail(ErrorCode::Aborted, "writing the checkpoint stopped: onProgress threw");
-    auto* event = new Event{false, written, total, nullptr};
+    auto* event = new Event{false, written, total, nullptr, {}};
     if (tsfn.NonBlockingCall(event) != napi_ok) delete event;  // closing: nobody to tell
   };
   std::thread([tsfn, dir, options = std::move(options)]() mutable {
-    auto* done = new Event{true, 0, 0, nullptr};
+    auto* done = new Event{true, 0, 0, nullptr, {}};
     try {
       write_random_checkpoint(dir, options);
     } catch (...) {
@@ -157,10 +171,53 @@ Napi::Value write_random_checkpoint_js(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+Napi::Value quantize_checkpoint_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string in_dir = arg_string(info, 0, "inDir");
+  const std::string out_dir = arg_string(info, 1, "outDir");
+  if (in_dir.empty() || out_dir.empty()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "inDir and outDir must not be empty");
+  const Napi::Object o = arg_options(info, 2);
+  QuantizeCheckpointOptions options;
+  if (present(o, "quantizeLmHead")) {
+    if (!o.Get("quantizeLmHead").IsBoolean())
+      throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "options.quantizeLmHead must be a boolean");
+    options.quantize_lm_head = o.Get("quantizeLmHead").As<Napi::Boolean>();
+  }
+  auto job = std::make_shared<WriteJob>(env);
+  job->resolve_report = true;
+  if (present(o, "onProgress")) {
+    const Napi::Value cb = o.Get("onProgress");
+    if (!cb.IsFunction()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "options.onProgress must be a function");
+    job->on_progress = Napi::Persistent(cb.As<Napi::Function>());
+  }
+  Napi::Promise promise = job->deferred.Promise();
+  auto* keep = new std::shared_ptr<WriteJob>(job);
+  Tsfn tsfn = Tsfn::New(env, "vlac-quantize-checkpoint", 0, 1, job.get(),
+                        [keep](Napi::Env, void*, WriteJob*) { delete keep; });
+  options.on_progress = [tsfn, raw = job.get()](int64_t done, int64_t total) mutable {
+    if (raw->stop) fail(ErrorCode::Aborted, "quantizing the checkpoint stopped: onProgress threw");
+    auto* event = new Event{false, static_cast<uint64_t>(done), static_cast<uint64_t>(total), nullptr, {}};
+    if (tsfn.NonBlockingCall(event) != napi_ok) delete event;
+  };
+  std::thread([tsfn, in_dir, out_dir, options = std::move(options)]() mutable {
+    auto* done = new Event{true, 0, 0, nullptr, {}};
+    try {
+      done->report = quantize_checkpoint(in_dir, out_dir, options);
+    } catch (...) {
+      done->error = std::current_exception();
+    }
+    options.on_progress = nullptr;
+    if (tsfn.BlockingCall(done) != napi_ok) delete done;
+    tsfn.Release();
+  }).detach();
+  return promise;
+}
+
 }  // namespace
 
 void register_generate_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("writeRandomCheckpoint", Napi::Function::New(env, write_random_checkpoint_js, "writeRandomCheckpoint"));
+  exports.Set("quantizeCheckpoint", Napi::Function::New(env, quantize_checkpoint_js, "quantizeCheckpoint"));
 }
 
 }  // namespace vlac::napi

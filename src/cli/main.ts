@@ -11,10 +11,11 @@ import * as describe from './describe.js';
 import * as done from './done.js';
 import * as info from './info.js';
 import * as pair from './pair.js';
+import * as quantize from './quantize.js';
 
 interface Command { spec: CommandSpec; run(argv: string[]): Promise<void> }
 
-const COMMANDS: Command[] = [demo, critic, pair, done, action, describe, chat, info, bench];
+const COMMANDS: Command[] = [demo, critic, pair, done, action, describe, chat, info, bench, quantize];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length));

@@ -50,16 +50,21 @@ QuantizedWeight::QuantizedWeight(const int8_t* q_rows, const float* scale, int64
   packed_.assign(static_cast<size_t>((shape.n16() + 3) / 4 * 4 * k4 * 64), 0);
   scale_.assign(scale, scale + N);
   col_sum_.assign(static_cast<size_t>(N), 0);
-  for (int64_t n = 0; n < N; ++n) {
-    int32_t sum = 0;
-    for (int64_t k = 0; k < K; ++k) {
-      const int8_t v = q_rows[n * K + k];
-      VLAC_CHECK(v >= -127, "QuantizedWeight: code -128 in row " + std::to_string(n) + " (the scheme is symmetric)");
-      packed_[packed_index(n, k, k4)] = v;
-      sum += v;
+  std::atomic<int64_t> bad_row{-1};
+  vlac::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {  // rows write disjoint bytes
+    for (int64_t n = n0; n < n1; ++n) {
+      int32_t sum = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const int8_t v = q_rows[n * K + k];
+        if (v == -128) bad_row = n;
+        packed_[packed_index(n, k, k4)] = v;
+        sum += v;
+      }
+      col_sum_[n] = sum;
     }
-    col_sum_[n] = sum;
-  }
+  });
+  VLAC_CHECK(bad_row < 0, "QuantizedWeight: code -128 in row " + std::to_string(bad_row.load()) +
+                              " (the scheme is symmetric)");
 }
 
 std::vector<int8_t> QuantizedWeight::rows() const {
