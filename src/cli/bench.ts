@@ -19,12 +19,13 @@ export const spec: CommandSpec = {
   flags: {
     ...MODEL_FLAGS,
     random: { type: 'boolean', help: 'a random-weight checkpoint of the real VLAC-2B shape (made once into a cache folder)' },
-    scenario: { type: 'string', multiple: true, arg: 'S', help: 'vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B (default pair)' },
+    scenario: { type: 'string', multiple: true, arg: 'S', help: 'vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, stream, stream-ref:N, done, trajectory:B (default pair)' },
     'reply-tokens': { type: 'string', arg: 'N', help: 'reply length of pair/done scenarios (default 3: random weights never stop)' },
     warmup: { type: 'string', arg: 'N', help: 'untimed runs per scenario (default 1)' },
     iterations: { type: 'string', arg: 'N', help: 'timed runs per scenario (default 5)' },
     seconds: { type: 'string', arg: 'S', help: 'time per scenario instead of a run count' },
     'decode-tokens': { type: 'string', arg: 'N', help: 'tokens per decode run (default 16)' },
+    'no-cache': { type: 'boolean', help: 'frame and prefix caches off: the uncached baseline' },
     out: { type: 'string', arg: 'DIR', help: 'write bench.json and a chart (bench.svg, bench.png)' },
     compare: { type: 'boolean', help: 'compare two reports given as arguments: A.json B.json' },
     ...COMMON_FLAGS,
@@ -115,6 +116,7 @@ export async function run(argv: string[]): Promise<void> {
     const report = await vlac.benchmark({
       scenarios: scenarios.length ? scenarios : ['pair'],
       warmup: intFlag(p, 'warmup', 1)!, iterations,
+      ...(p.values['no-cache'] ? { noCache: true } : {}),
       ...(numFlag(p, 'seconds') !== undefined ? { seconds: numFlag(p, 'seconds') } : {}),
       ...(intFlag(p, 'reply-tokens') !== undefined ? { replyTokens: intFlag(p, 'reply-tokens') } : {}),
       ...(intFlag(p, 'decode-tokens') !== undefined ? { decodeTokens: intFlag(p, 'decode-tokens') } : {}),
