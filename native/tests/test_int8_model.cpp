@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -241,10 +242,12 @@ std::vector<RandomPrompt> random_prompts(const Model& m) {
 }
 
 // bf16 greedy for `steps` tokens (the reference path and its margins), then int8 teacher-forced on it.
-void check_random_checkpoint(const std::string& dir, const std::string& label, Worst& worst, bool require) {
+void check_random_checkpoint(const std::string& dir, const std::string& label, Worst& worst, bool require,
+                             int max_prompts = 4) {
   const Pair p = load_pair(dir);
   int prompt = 0;
   for (const RandomPrompt& rp : random_prompts(*p.bf16)) {
+    if (prompt == max_prompts) break;
     const std::string what = label + " prompt " + std::to_string(prompt++);
     if (require) {
       compare_prompt(p, what, rp.ids, rp.pixels, rp.n_images, worst);
@@ -317,6 +320,16 @@ TEST_CASE("int8 weights on a random checkpoint of other dimensions hold cosine a
   MESSAGE("other-shapes worst: cosine " << worst.cosine << ", max |Δlogit| " << worst.logit_diff);
   CHECK(worst.logit_diff <= kLogitTolerance);
   std::filesystem::remove_all(dir);
+}
+
+// Opt-in (minutes on two cores): VLAC_INT8_FULL_CHECKPOINT=<a full-size checkpoint folder>, e.g. the
+// random vlac-2b one that `vlac bench --random` makes.
+TEST_CASE("int8 weights on a full-size checkpoint hold cosine and teacher-forced argmax (opt-in)") {
+  const char* dir = std::getenv("VLAC_INT8_FULL_CHECKPOINT");
+  if (!dir || !*dir) return;
+  Worst worst;
+  check_random_checkpoint(dir, "full-size", worst, true, 3);
+  MESSAGE("full-size worst: cosine " << worst.cosine << ", max |Δlogit| " << worst.logit_diff);
 }
 
 TEST_CASE("a pre-quantized checkpoint loads without re-quantizing and gives exactly the quantize-on-load logits") {

@@ -1,5 +1,8 @@
 #include "model/checkpoint.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -241,6 +244,18 @@ const uint16_t* Checkpoint::bf16(const std::string& name) const {
   VLAC_CHECK(it != tensors_.end(), "tensor '" + name + "' was not loaded");
   VLAC_CHECK(!it->second->int8, "tensor '" + name + "' is stored int8");
   return it->second->bf16;
+}
+
+void Checkpoint::release_pages(const std::string& name) const {
+  auto it = tensors_.find(name);
+  VLAC_CHECK(it != tensors_.end(), "tensor '" + name + "' was not loaded");
+  const Entry& e = *it->second;
+  if (!e.int8 && !e.owned_bf16.empty()) return;  // the engine's own copy, not the mapping
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(e.view.data) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(e.view.data) + e.view.nbytes) / page * page;
+  // advice only: a failure leaves the pages resident, which is harmless
+  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 bool Checkpoint::is_int8(const std::string& name) const {

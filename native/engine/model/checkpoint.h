@@ -38,6 +38,10 @@ class Checkpoint {
   bool is_int8(const std::string& name) const;
   const int8_t* int8(const std::string& name) const;
   const float* int8_scale(const std::string& name) const;
+  // Drops the resident pages of a tensor's mapped data once the caller holds its own copy (a
+  // quantized or repacked Linear): they are read back from the file if the tensor is read again.
+  // Only whole pages inside the tensor's span are dropped. Owned (converted) tensors are untouched.
+  void release_pages(const std::string& name) const;
   // "int8-per-channel-v1" when the checkpoint holds I8 Linears, else "".
   const std::string& quantization() const { return quantization_; }
 

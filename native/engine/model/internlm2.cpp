@@ -58,6 +58,7 @@ InternLm2::InternLm2(const Checkpoint& ck, const WeightOptions& weights) : confi
       l.wqkv = LinearWeight(deinterleave_wqkv(ck.bf16(wqkv), c.num_heads, c.num_kv_heads, c.head_dim(), D), qkv_rows,
                             D, int8);
     }
+    ck.release_pages(wqkv);  // the engine holds the reordered copy
     l.wo = load_linear(ck, p + "attention.wo.weight", D, q_width, int8);
     l.ffn_norm = ck.f32(p + "ffn_norm.weight");
     l.w1 = load_linear(ck, p + "feed_forward.w1.weight", c.intermediate_size, D, int8);

@@ -34,8 +34,15 @@ void LinearWeight::apply(const float* x, int64_t M, const float* bias, float* y)
 }
 
 LinearWeight load_linear(const Checkpoint& ck, const std::string& name, int64_t N, int64_t K, bool int8) {
-  if (ck.is_int8(name)) return LinearWeight(ops::QuantizedWeight(ck.int8(name), ck.int8_scale(name), N, K));
-  return LinearWeight(ck.bf16(name), N, K, int8);
+  // once quantized or repacked, the mapped original is not read again: let the OS drop its pages
+  if (ck.is_int8(name)) {
+    LinearWeight w(ops::QuantizedWeight(ck.int8(name), ck.int8_scale(name), N, K));
+    ck.release_pages(name);
+    return w;
+  }
+  LinearWeight w(ck.bf16(name), N, K, int8);
+  if (int8) ck.release_pages(name);
+  return w;
 }
 
 size_t LinearWeight::bytes() const { return q_ ? q_->bytes() : static_cast<size_t>(N_ * K_ * 2); }
