@@ -43,7 +43,7 @@ names=$(ctest --test-dir "$build" -N | sed -n 's/^ *Test *#[0-9]*: *\([^ ]*\).*/
 for name in $names; do
   if [ -n "$filter" ] && ! [[ "$name" =~ $filter ]]; then continue; fi
   log="$logdir/$name.log"
-  args=(--reporters=console --no-intro=true)
+  args=(--reporters=console --no-intro=true --duration=true)
   if [ -n "${exclude[$name]:-}" ]; then args+=("--test-case-exclude=${exclude[$name]}"); fi
   start=$(date +%s)
   (cd "$root" && valgrind --tool=memcheck --error-exitcode=1 --leak-check=full --track-origins=yes \
