@@ -36,7 +36,7 @@ int64_t pair_prompt_images(int64_t ref_num);
 
 // Runs the scenarios on `model` and returns the report:
 // { "engine": "vlac-engine", "threads", "cpu_features", "peaks": { "fp32_fma_gflops", "memory_gbs" },
-//   "model": {...}, "scenarios": { name: { "iterations", "p50_ms", "p90_ms", "p99_ms", "mean_ms",
+//   "model": {...}, "scenarios": { name: { "iterations", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms", "samples_ms",
 //   "stages_ms": { "encode", "prefill", "decode" }, "flop", "bytes", "gflops", "gbs",
 //   "floor_ms", "ratio_to_floor", "peak_fraction", "logits_file"? } } }
 json run_benchmark(const Model& model, const BenchOptions& options);
