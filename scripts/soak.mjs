@@ -10,13 +10,19 @@
 // RSS grows < 5% from the end of warm-up to the end, and no file descriptor is left open.
 //
 // Warm-up: at least --warmup calls, then until RSS has grown < 1% over the last 300 calls (at most
-// 30% of the calls). RSS creeps up for the first ~1,000-2,000 calls while glibc's per-thread malloc
-// arenas (inference thread, thread pool, libuv pool) reach their high-water marks, then flattens:
-// with MALLOC_ARENA_MAX=1 it is flat from the start, so that creep is not a leak. What grows after
-// warm-up is what the soak is for. npm run soak pins V8's young generation
-// (--min-semi-space-size = the default maximum, 16 MiB), whose growth is a GC heuristic, not a
-// leak, and passes --expose-gc so that garbage is collected before each measurement. Runs on the
-// compiled package (dist/, `npm run build:ts`) with plain node.
+// 30% of the calls).
+//
+// What npm run soak sets, so that RSS follows live memory (a leak) rather than allocator and GC
+// policy: MALLOC_MMAP_THRESHOLD_=131072 fixes glibc's mmap threshold at its initial value. By
+// default glibc raises that threshold each time a large mmapped block is freed, after which the
+// per-call buffers (tiles, image rows: ~1 MiB each) come from the per-thread malloc arenas and their
+// freed pages stay resident: RSS then climbs by ~40 MiB over the first few thousand calls on tiny-a
+// and flattens (measured: 150 -> 193 MiB over 10,000 calls, plateau from ~4,000), and with the
+// threshold fixed, or with MALLOC_ARENA_MAX=1, it is flat: that climb is retention, not a leak.
+// --min-semi-space-size=16 (V8's default maximum) pins the young generation, whose growth is a GC
+// heuristic; --expose-gc lets garbage be collected before each measurement. Run plain
+// `node --expose-gc scripts/soak.mjs` for the default allocator's figures. Runs on the compiled
+// package (dist/, `npm run build:ts`) with plain node.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,7 +149,8 @@ async function run(from, to) {
 }
 
 // (the first write to stdout opens libuv's spare fd: done before any fd is counted)
-console.log(`soak: ${modelDir}, ${calls} pairCritic calls, maxTokens ${MAX_TOKENS}, concurrency ${concurrency}`);
+console.log(`soak: ${modelDir}, ${calls} pairCritic calls, maxTokens ${MAX_TOKENS}, concurrency ${concurrency}, ` +
+  `MALLOC_MMAP_THRESHOLD_ ${process.env.MALLOC_MMAP_THRESHOLD_ ?? 'unset (glibc default: dynamic)'}`);
 const t0 = performance.now();
 let warmup = 0;
 const warmupRss = [];
