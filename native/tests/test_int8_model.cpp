@@ -352,7 +352,8 @@ TEST_CASE("a pre-quantized checkpoint loads without re-quantizing and gives exac
   CHECK(pre->checkpoint().unused_tensors().empty());
   CHECK(pre->resident_weight_bytes() == fly->resident_weight_bytes());
   const SafetensorsFile tensors(test::fixture_path("tiny-a/golden/tensors.safetensors"));
-  for (const json& c : test::read_fixture_json("tiny-a/golden/cases.json")["cases"]) {
+  const json golden = test::read_fixture_json("tiny-a/golden/cases.json");  // outlives the loop (ASan)
+  for (const json& c : golden["cases"]) {
     const auto ids = c["input_ids"].get<std::vector<int32_t>>();
     const int64_t n_images = static_cast<int64_t>(c["images"].size());
     const std::vector<float> pixels = golden_pixels(tensors, c, pre->tile_size());
