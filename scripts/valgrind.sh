@@ -33,9 +33,15 @@ cmake --build "$build" -j "$jobs" || { echo "valgrind: build failed"; exit 2; }
 #   ops: the two sampled full-size shape sweeps (linear and attention on the ViT and LLM shapes: 47 s
 #     of the 50 s the file takes under ASan, well over 10 minutes under valgrind); the same kernels
 #     run under valgrind on the odd-shape, thread-count, cache-length and chunking cases.
+#   ops_int8: its sampled full-size shape sweep, for the same reason (14 of its 15 s under ASan).
+#   int8_model: the three accuracy studies (tiny-a goldens, a random checkpoint of other dimensions,
+#     outlier channels: 4-6 s each under ASan, far over 10 minutes each under valgrind); the int8
+#     load and forward paths run under valgrind in the pre-quantized checkpoint case.
 declare -A exclude=(
   [test_tokenizer]="*takes well under a few milliseconds*"
   [test_ops]="*on the ViT and LLM shapes*"
+  [test_ops_int8]="*on the ViT and LLM shapes*"
+  [test_int8_model]="*int8 weights on tiny-a*,*int8 weights on a random checkpoint*,*outlier input channels*"
 )
 
 passed=0
