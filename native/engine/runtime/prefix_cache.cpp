@@ -28,6 +28,17 @@ PrefixCache::Hit PrefixCache::find(const PositionKey* keys, int64_t n_keys, int6
   return {best->snapshot, static_cast<int64_t>(best->keys.size())};
 }
 
+std::shared_ptr<const Sequence> PrefixCache::find_covering(const PositionKey* keys, int64_t length) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (length <= 0) return nullptr;
+  for (auto it = lru_.begin(); it != lru_.end(); ++it)
+    if (static_cast<int64_t>(it->keys.size()) >= length && std::equal(keys, keys + length, it->keys.begin())) {
+      lru_.splice(lru_.begin(), lru_, it);
+      return lru_.front().snapshot;
+    }
+  return nullptr;
+}
+
 void PrefixCache::insert(std::vector<PositionKey> keys, std::shared_ptr<const Sequence> snapshot,
                          uint64_t bytes_per_position) {
   std::lock_guard<std::mutex> lock(mutex_);

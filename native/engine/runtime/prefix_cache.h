@@ -4,8 +4,8 @@
 // stored prefix of its prompt and prefills only the rest. Bounded by bytes (each snapshot costs its
 // length x the KV bytes of one position, KvCache geometry), least recently used evicted first.
 //
-// A fork copies the snapshot's KV positions (Sequence::fork); shared copy-on-write blocks would
-// save that copy and are left for later (issue 17).
+// A fork copies the snapshot's KV positions (Sequence::fork, fork_prefix); shared copy-on-write
+// blocks would save that copy and are left for later (issue 17).
 #pragma once
 
 #include <cstdint>
@@ -43,6 +43,12 @@ class PrefixCache {
   // max_length (a request keeps at least one position to prefill: its logits come from it); a hit
   // becomes the most recently used. length 0: none.
   Hit find(const PositionKey* keys, int64_t n_keys, int64_t max_length);
+  // A stored snapshot of at least `length` positions whose first `length` keys are `keys` (the
+  // most recently used such one, which becomes the most recently used), or null: its
+  // Sequence::fork_prefix(length) is the prefix `keys` describes. The background prefill of a
+  // stream (runtime/prefetch.h) finds the shared prefix of a trajectory inside the previous
+  // push's longer snapshot when the budget holds only one of them.
+  std::shared_ptr<const Sequence> find_covering(const PositionKey* keys, int64_t length);
 
   // Stores a snapshot of keys.size() positions (a sequence with no pending token), evicting the
   // least recently used until it fits; `bytes_per_position` is the KV cost of one position. A

@@ -138,6 +138,8 @@ GenerateResult Sequence::generate(const GenerateOptions& o) {
   if (o.logprobs < 0 || o.logprobs > kMaxTopLogprobs)
     fail(ErrorCode::BadArgument, "logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) + "]");
   if (length() == 0) fail(ErrorCode::BadArgument, "generate on an empty sequence: prefill a prompt first");
+  if (!pending_ && logits_.empty())
+    fail(ErrorCode::BadArgument, "generate on a sequence made by fork_prefix: prefill at least one token first");
   if (length() + o.max_tokens > model_->max_context())
     fail(ErrorCode::ContextFull, "generate: " + std::to_string(length()) + " tokens in the sequence + maxTokens " +
                                      std::to_string(o.max_tokens) + " exceed maxContext " +
@@ -179,6 +181,16 @@ std::unique_ptr<Sequence> Sequence::fork() const {
   child->pending_ = pending_;
   child->logits_ = logits_;
   child->tokens_ = tokens_;
+  return child;
+}
+
+std::unique_ptr<Sequence> Sequence::fork_prefix(int64_t n) const {
+  VLAC_CHECK(n > 0 && n <= cached_, "fork_prefix: " + std::to_string(n) + " positions of a sequence with " +
+                                        std::to_string(cached_) + " cached");
+  auto child = std::make_unique<Sequence>(model_);
+  child->cache_.copy_prefix(cache_, n);
+  child->cached_ = n;
+  child->tokens_.assign(tokens_.begin(), tokens_.begin() + n);
   return child;
 }
 

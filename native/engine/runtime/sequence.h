@@ -83,6 +83,10 @@ class Sequence {
 
   // An independent copy (KV prefix copied): continuing either leaves the other as it was.
   std::unique_ptr<Sequence> fork() const;
+  // A copy of the first n cached positions only (0 < n <= the cached positions): the KV of a
+  // position depends on the positions before it alone, so this is the sequence a prefill of just
+  // those n tokens would have made, except that it has no logits (the next prefill makes them).
+  std::unique_ptr<Sequence> fork_prefix(int64_t n) const;
 
   int64_t length() const { return cached_ + (pending_ ? 1 : 0); }
   // fp32 logits [vocab] of the last cached position; empty before the first prefill, stale while a
