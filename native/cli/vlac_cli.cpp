@@ -6,8 +6,9 @@
 //            [--max-context N] [--json]
 //   vlac_cli info --model DIR [--json]
 //   vlac_cli random-checkpoint OUT --preset vlac-2b|tiny [--tokenizer-from DIR] [--shards N] [--seed S]
-//   vlac_cli bench --model DIR [--scenario S]... [--iterations N] [--warmup N] [--seconds S]
-//            [--reply-tokens N] [--decode-tokens N] [--threads N] [--logits-dir DIR] [--out FILE.json]
+//   vlac_cli bench --model DIR [--scenario S]... [--compare A B] [--weights W] [--threads N] [--iterations N]
+//            [--warmup N] [--seconds S] [--reply-tokens N] [--decode-tokens N] [--tick-ms T] [--no-cache]
+//            [--no-torch-peak] [--logits-dir DIR] [--out FILE.json] [--json]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "bench/benchmark.h"
+#include "bench/table.h"
 #include "common/cpu_features.h"
 #include "common/error.h"
 #include "common/json.h"
@@ -38,16 +40,25 @@ const char* const kUsage =
     "usage:\n"
     "  vlac_cli generate --model DIR [--image FILE]... (--ids 1,2,3 | --text \"...\") [--max-tokens N]\n"
     "           [--temperature T] [--top-k K] [--top-p P] [--seed S] [--logprobs K] [--threads N]\n"
-    "           [--max-context N] [--json]\n"
+    "           [--max-context N] [--precision fp32|bf16] [--json]\n"
     "      FILE: a binary PPM (P6, any size; squashed to the tile with the VLAC resize) or raw RGB of\n"
     "      exactly tile x tile x 3 bytes. In --text each <image> becomes <img>, the tile's\n"
     "      <IMG_CONTEXT> tokens and </img>; the text gets BOS. --ids go in as given.\n"
     "  vlac_cli info --model DIR [--json]\n"
     "  vlac_cli random-checkpoint OUT --preset vlac-2b|tiny [--tokenizer-from DIR] [--shards N] [--seed S]\n"
-    "  vlac_cli bench --model DIR [--scenario S]... [--iterations N] [--warmup N] [--seconds S]\n"
-    "           [--reply-tokens N] [--decode-tokens N] [--threads N] [--logits-dir DIR] [--out FILE.json]\n"
-    "      S: vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B (comma-separated\n"
-    "      or repeated); the same benchmark and JSON as `npx vlac bench` (native/engine/bench).\n"
+    "  vlac_cli bench --model DIR [--scenario S]... [--compare A B] [--weights bf16|int8] [--threads N]\n"
+    "           [--iterations N] [--warmup N] [--seconds S] [--reply-tokens N] [--decode-tokens N]\n"
+    "           [--tick-ms T] [--no-cache] [--no-torch-peak] [--max-context N] [--logits-dir DIR]\n"
+    "           [--precision fp32|bf16] [--out FILE.json] [--json]\n"
+    "      S: vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B, stream, stream-ref:N\n"
+    "      (comma-separated or repeated); the same benchmark and JSON as `npx vlac bench`\n"
+    "      (native/engine/bench; schema docs/bench-schema.json). Prints a table, or the JSON with --json.\n"
+    "      --compare A B: A and B written device,weights[,threads], run interleaved in one run, with\n"
+    "      the ratio B/A per scenario, e.g. --compare cpu,bf16,2 cpu,int8,2 or --compare cpu,bf16,1 cpu,bf16,2.\n"
+    "      --tick-ms T paces the stream pushes T ms apart. --no-torch-peak skips the torch peaks\n"
+    "      (python3, then /usr/bin/python3, with torch; VLAC_BENCH_PYTHON names another interpreter).\n"
+    "      --precision bf16 rounds the activations of the ViT, projector and prefill products to bf16\n"
+    "      (the PyTorch bf16 numerics; vdpbf16ps where the CPU has AVX-512 BF16); default fp32.\n"
     "  vlac_cli quantize IN OUT [--keep-lm-head-bf16]\n"
     "      writes OUT, a pre-quantized copy of checkpoint IN (int8 Linears + per-channel scales,\n"
     "      docs/int8.md) that loads as weights 'int8' without re-quantizing.\n";
@@ -153,12 +164,20 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// --precision fp32|bf16: the activations the ViT, projector and prefill products read (WeightOptions).
+bool bf16_activations(const Args& a) {
+  const std::string p = a.get("precision", "fp32");
+  if (p != "fp32" && p != "bf16") fail(ErrorCode::BadArgument, "--precision must be fp32 or bf16, got '" + p + "'");
+  return p == "bf16";
+}
+
 int cmd_generate(const Args& a) {
   if (!a.has("model")) fail(ErrorCode::BadArgument, "generate needs --model DIR");
   if (a.has("ids") == a.has("text")) fail(ErrorCode::BadArgument, "generate needs exactly one of --ids and --text");
   ModelOptions mo;
   mo.max_context = a.integer("max-context", mo.max_context);
   mo.threads = static_cast<int>(a.integer("threads", 0));
+  mo.weights.bf16_activations = bf16_activations(a);
   auto t0 = std::chrono::steady_clock::now();
   auto model = Model::load(a.get("model"), mo);
   const double load_ms = ms_since(t0);
@@ -301,6 +320,12 @@ int cmd_quantize(const Args& a) {
   return 0;
 }
 
+WeightFormat weight_format(const std::string& name) {
+  if (name == "bf16") return WeightFormat::Bf16;
+  if (name == "int8") return WeightFormat::Int8;
+  fail(ErrorCode::BadArgument, "--weights must be bf16 or int8, got '" + name + "'");
+}
+
 int cmd_bench(const Args& a) {
   if (!a.has("model")) fail(ErrorCode::BadArgument, "bench needs --model DIR");
   BenchOptions o;
@@ -320,21 +345,55 @@ int cmd_bench(const Args& a) {
   }
   o.iterations = static_cast<int>(a.integer("iterations", o.iterations));
   o.warmup = static_cast<int>(a.integer("warmup", o.warmup));
-  o.seconds = static_cast<double>(a.integer("seconds", 0));
+  o.seconds = a.number("seconds", 0);
   o.reply_tokens = static_cast<int>(a.integer("reply-tokens", o.reply_tokens));
   o.decode_tokens = static_cast<int>(a.integer("decode-tokens", o.decode_tokens));
+  o.tick_ms = a.number("tick-ms", 0);
+  o.no_cache = a.flags.count("no-cache") != 0;
+  o.torch_peak = a.flags.count("no-torch-peak") == 0;
+  if (const char* python = std::getenv("VLAC_BENCH_PYTHON")) o.pythons = {python};
   o.logits_dir = a.get("logits-dir");
-  ModelOptions mo;
-  mo.threads = static_cast<int>(a.integer("threads", 0));
-  mo.max_context = a.integer("max-context", 4096);
-  auto model = Model::load(a.get("model"), mo);
   o.on_progress = [](const std::string& name, int done, int total) {
-    std::cerr << "\r" << name << " " << done << "/" << (total ? std::to_string(total) : std::string("?")) << std::flush;
+    std::cerr << "\r" << name << " " << done << "/" << (total ? std::to_string(total) : std::string("?")) << "   " << std::flush;
   };
-  const json report = run_benchmark(*model, o);
+  ModelOptions mo;
+  mo.max_context = a.integer("max-context", 4096);
+  mo.weights.bf16_activations = bf16_activations(a);
+
+  json report;
+  if (a.has("compare")) {
+    // --compare A B: A is the option's value, B the one word after it.
+    if (a.positional.size() != 1) fail(ErrorCode::BadArgument, "--compare needs two configurations: --compare A B (e.g. cpu,bf16,2 cpu,int8,2)");
+    if (a.has("weights") || a.has("threads")) fail(ErrorCode::BadArgument, "--compare A B gives weights and threads per configuration; drop --weights/--threads");
+    const BenchConfigSpec specs[2] = {parse_bench_config(a.get("compare")), parse_bench_config(a.positional[0])};
+    // One model per weights format: configurations that differ only in threads share it.
+    std::map<std::string, std::shared_ptr<Model>> models;
+    std::vector<BenchConfig> configs;
+    for (const auto& spec : specs) {
+      auto& model = models[spec.weights];
+      if (!model) {
+        ModelOptions m = mo;
+        m.weights.format = weight_format(spec.weights);
+        model = Model::load(a.get("model"), m);
+      }
+      BenchConfig c;
+      c.model = model.get();
+      c.threads = spec.threads;
+      c.label = spec.label;
+      c.device = spec.device;
+      configs.push_back(c);
+    }
+    report = run_benchmark_compare(configs, o);
+  } else {
+    if (!a.positional.empty()) fail(ErrorCode::BadArgument, "bench: unexpected argument '" + a.positional[0] + "'");
+    mo.threads = static_cast<int>(a.integer("threads", 0));
+    mo.weights.format = weight_format(a.get("weights", "bf16"));
+    auto model = Model::load(a.get("model"), mo);
+    report = run_benchmark(*model, o);
+  }
   std::cerr << "\n";
   if (a.has("out")) std::ofstream(a.get("out")) << report.dump(2) << "\n";
-  std::cout << report.dump(2) << "\n";
+  std::cout << (a.flags.count("json") ? report.dump(2) + "\n" : format_bench_table(report));
   return 0;
 }
 
@@ -347,7 +406,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   try {
-    const Args a = parse_args(argc, argv, 2, {"json", "keep-lm-head-bf16"});
+    const Args a = parse_args(argc, argv, 2, {"json", "keep-lm-head-bf16", "no-cache", "no-torch-peak"});
     if (command == "generate") return cmd_generate(a);
     if (command == "info") return cmd_info(a);
     if (command == "random-checkpoint") return cmd_random_checkpoint(a);

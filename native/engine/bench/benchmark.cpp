@@ -4,12 +4,16 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <numeric>
 
+#include "bench/machine.h"
+#include "bench/torch_peaks.h"
 #include "common/cpu_features.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
+#include "image/preprocess.h"
 #include "ops/ops.h"
 #include "runtime/cached_batch.h"
 #include "runtime/model.h"
@@ -93,6 +97,31 @@ std::vector<uint8_t> synthetic_tiles(int64_t n, int64_t size, uint32_t seed = 12
   return t;
 }
 
+// The camera frames the image scenarios resize to tiles each iteration: VGA, a common robot camera.
+constexpr int kFrameWidth = 640, kFrameHeight = 480;
+
+std::vector<uint8_t> synthetic_frame(uint32_t seed) {
+  std::vector<uint8_t> f(static_cast<size_t>(kFrameWidth) * kFrameHeight * 3);
+  uint32_t x = seed;
+  for (size_t i = 0; i < f.size(); ++i) {
+    x = x * 1664525u + 1013904223u;
+    f[i] = static_cast<uint8_t>((i / 3 % kFrameWidth) * 255 / kFrameWidth / 2 + (x >> 25));
+  }
+  return f;
+}
+
+// The frames' tiles, one per frame, with the VLAC resize (what the task layer does to each image).
+std::vector<uint8_t> resize_frames(const std::vector<std::vector<uint8_t>>& frames, int64_t count, int64_t tile) {
+  std::vector<uint8_t> tiles;
+  tiles.reserve(static_cast<size_t>(count * tile * tile * 3));
+  for (int64_t k = 0; k < count; ++k) {
+    const ImageTiles t = preprocess_image(frames[k % frames.size()].data(), kFrameWidth, kFrameHeight, ResizeMode::Vlac, 1,
+                                          1, static_cast<int>(tile), false, "benchmark frame");
+    tiles.insert(tiles.end(), t.rgb.begin(), t.rgb.end());
+  }
+  return tiles;
+}
+
 // Prompt ids of a given length holding `images` image slots (<img> + image_tokens x <IMG_CONTEXT>
 // + </img>), the text between them made of ordinary vocabulary ids.
 std::vector<int32_t> synthetic_prompt(const Model& m, int64_t tokens, int64_t images) {
@@ -118,6 +147,7 @@ std::vector<int32_t> synthetic_prompt(const Model& m, int64_t tokens, int64_t im
 
 struct Sample {
   double total_ms = 0, encode_ms = 0, prefill_ms = 0, decode_ms = 0;
+  double resize_ms = -1;  // < 0: the scenario gets tiles, not frames
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -227,7 +257,9 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     const int64_t reply = std::max(1, o.reply_tokens);
     if (tokens + reply > m.max_context()) fail(ErrorCode::ContextFull, "scenario '" + spec + "' needs maxContext >= " + std::to_string(tokens + reply));
     auto ids = std::make_shared<std::vector<int32_t>>(synthetic_prompt(m, tokens, images));
-    auto tiles = std::make_shared<std::vector<uint8_t>>(synthetic_tiles(images * batch, S));
+    auto frames = std::make_shared<std::vector<std::vector<uint8_t>>>();
+    for (int64_t k = 0; k < images; ++k) frames->push_back(synthetic_frame(12345 + static_cast<uint32_t>(k)));
+    auto tiles = std::make_shared<std::vector<uint8_t>>(resize_frames(*frames, images * batch, S));
     Work w = vit_work(c, images * batch);
     Work p = prefill_work(c.llm, static_cast<double>(tokens) * batch, 0);
     w += p;
@@ -240,11 +272,14 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     sc.logits_rows = batch == 1 ? 1 : 0;
     sc.ids = ids;
     sc.tiles = tiles;
-    sc.run = [&m, ids, tiles, images, batch, reply, it](std::vector<float>* logits) {
+    sc.run = [&m, ids, frames, images, batch, reply, it, S](std::vector<float>* logits) {
       Sample s;
       auto t0 = Clock::now();
-      std::vector<float> rows = m.encode_tiles(tiles->data(), images * batch);
-      s.encode_ms = ms_since(t0);
+      const std::vector<uint8_t> tiles = resize_frames(*frames, images * batch, S);
+      s.resize_ms = ms_since(t0);
+      auto te = Clock::now();
+      std::vector<float> rows = m.encode_tiles(tiles.data(), images * batch);
+      s.encode_ms = ms_since(te);
       auto t1 = Clock::now();
       std::vector<std::unique_ptr<Sequence>> seqs;
       if (batch == 1) {
@@ -331,94 +366,304 @@ int64_t pair_prompt_tokens(int64_t ref_num, int64_t image_tokens) {
   return kPairTextTokens + 2 * image_tokens + (ref_num > 0 ? (ref_num + 1) * (image_tokens + kTextPerExtraImage) : 0);
 }
 
-json run_benchmark(const Model& m, const BenchOptions& o) {
+BenchConfigSpec parse_bench_config(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  for (;;) {
+    const size_t comma = text.find(',', pos);
+    parts.push_back(text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  const std::string form = "configuration '" + text + "': ";
+  if (parts.size() < 2 || parts.size() > 3)
+    fail(ErrorCode::BadArgument, form + "write it device,weights[,threads], e.g. cpu,bf16,2 or cpu,int8");
+  BenchConfigSpec c;
+  c.label = text;
+  c.device = parts[0];
+  c.weights = parts[1];
+  const bool cuda = c.device == "cuda" || (c.device.rfind("cuda:", 0) == 0 && c.device.size() > 5 &&
+                                           c.device.find_first_not_of("0123456789", 5) == std::string::npos);
+  if (cuda) fail(ErrorCode::CudaUnavailable, form + "device '" + c.device + "' was asked for, but this build of vlac-engine has no CUDA backend");
+  if (c.device != "cpu") fail(ErrorCode::BadArgument, form + "device must be cpu, cuda or cuda:N, got '" + c.device + "'");
+  if (c.weights != "bf16" && c.weights != "int8") fail(ErrorCode::BadArgument, form + "weights must be bf16 or int8, got '" + c.weights + "'");
+  if (parts.size() == 3) {
+    const std::string& t = parts[2];
+    if (t.empty() || t.size() > 4 || t.find_first_not_of("0123456789") != std::string::npos || std::stoi(t) < 1)
+      fail(ErrorCode::BadArgument, form + "threads must be an integer >= 1, got '" + t + "'");
+    c.threads = std::stoi(t);
+  }
+  return c;
+}
+
+namespace {
+
+// The peaks a configuration is graded against: the engine's own microbenchmarks (ops/peak.cpp) and,
+// where python has torch, torch's; of each kind (compute, memory) the higher.
+struct Peaks {
+  double compute_gflops = 0;
+  double memory_gbs = 0;
+  json report;
+};
+
+Peaks measure_peaks(int threads, const BenchOptions& o) {
+  Peaks p;
+  const double fma = ops::measure_fp32_fma_peak_gflops(threads);
+  const double mem = ops::measure_memory_bandwidth_gbs(threads);
+  json torch = json{{"status", "skipped"}};
+  if (o.torch_peak) {
+    TorchPeakOptions t;
+    t.threads = threads;
+    t.pythons = o.pythons;
+    torch = measure_torch_peaks(t);
+  }
+  p.compute_gflops = fma;
+  p.memory_gbs = mem;
+  std::string compute_source = "engine_fp32_fma", memory_source = "engine_memory_read";
+  if (torch["status"] == "measured") {
+    const double bf16 = torch["bf16_matmul_gflops"], fp32 = torch["fp32_matmul_gflops"], copy = torch["copy_gbs"];
+    if (bf16 > p.compute_gflops) p.compute_gflops = bf16, compute_source = "torch_bf16_matmul";
+    if (fp32 > p.compute_gflops) p.compute_gflops = fp32, compute_source = "torch_fp32_matmul";
+    if (copy > p.memory_gbs) p.memory_gbs = copy, memory_source = "torch_copy";
+  }
+  p.report = {{"threads", threads},
+              {"fp32_fma_gflops", fma},
+              {"memory_gbs", mem},
+              {"torch", torch},
+              {"compute", {{"gflops", p.compute_gflops}, {"source", compute_source}}},
+              {"memory", {{"gbs", p.memory_gbs}, {"source", memory_source}}}};
+  return p;
+}
+
+// Items per timed iteration and their unit, for the scenarios where a rate means something to a user.
+std::pair<double, const char*> throughput_of(const std::string& spec) {
+  const std::string name = spec.substr(0, spec.find(':'));
+  const double arg = spec.find(':') == std::string::npos ? 0 : std::stod(spec.substr(spec.find(':') + 1));
+  if (name == "vit-tile") return {1, "tiles/s"};
+  if (name == "prefill") return {arg > 0 ? arg : 700, "tokens/s"};
+  if (name == "decode") return {1, "tokens/s"};
+  if (name == "trajectory") return {arg > 0 ? arg : 10, "pairs/s"};
+  if (name == "stream" || name == "stream-ref") return {1, "pushes/s"};
+  if (name == "done") return {1, "calls/s"};
+  return {1, "pairs/s"};  // pair, pair-ref:N
+}
+
+json model_description(const Model& m) {
+  const ModelConfig& c = m.config();
+  return {{"vision_layers", c.vision.num_layers},
+          {"vision_hidden", c.vision.hidden_size},
+          {"llm_layers", c.llm.num_layers},
+          {"hidden", c.llm.hidden_size},
+          {"vocab", c.llm.vocab_size},
+          {"image_tokens", m.image_tokens_per_tile()},
+          {"weights", weight_format_name(m.weights().format)},
+          {"weights_bytes", m.checkpoint().weight_bytes()},
+          {"resident_weight_bytes", m.resident_weight_bytes()}};
+}
+
+// What one configuration's timed iterations of one scenario produced.
+struct Record {
+  std::vector<Sample> samples;
+  uint64_t peak_rss = 0, peak_growth = 0;
+  std::vector<float> logits;
+};
+
+json nullable(double v) { return v < 0 ? json(nullptr) : json(v); }
+
+json scenario_figures(const Scenario& sc, const Record& rec, const Peaks& peaks, const ResidentHighWater& hwm,
+                      const BenchOptions& o, const std::string& file_prefix) {
+  std::vector<double> totals;
+  Sample mean;
+  bool resized = false;
+  const double n = static_cast<double>(rec.samples.size());
+  mean.resize_ms = 0;
+  for (const auto& s : rec.samples) {
+    totals.push_back(s.total_ms);
+    if (s.resize_ms >= 0) resized = true, mean.resize_ms += s.resize_ms / n;
+    mean.encode_ms += s.encode_ms / n;
+    mean.prefill_ms += s.prefill_ms / n;
+    mean.decode_ms += s.decode_ms / n;
+    mean.total_ms += s.total_ms / n;
+  }
+  if (!resized) mean.resize_ms = -1;
+  const double other = mean.total_ms - std::max(0.0, mean.resize_ms) - mean.encode_ms - mean.prefill_ms - mean.decode_ms;
+  const double p50 = percentile(totals, 0.5);
+  const double floor_ms = std::max(sc.work.flop / (peaks.compute_gflops * 1e9), sc.work.bytes / (peaks.memory_gbs * 1e9)) * 1e3;
+  const auto [items, unit] = throughput_of(sc.name);
+  json r = {{"iterations", rec.samples.size()},
+            {"p50_ms", p50},
+            {"p90_ms", percentile(totals, 0.9)},
+            {"p99_ms", percentile(totals, 0.99)},
+            {"max_ms", *std::max_element(totals.begin(), totals.end())},
+            {"mean_ms", mean.total_ms},
+            {"samples_ms", totals},
+            {"stages_ms",
+             {{"image_decode", nullptr},
+              {"resize", nullable(mean.resize_ms)},
+              {"encode", mean.encode_ms},
+              {"prefill", mean.prefill_ms},
+              {"decode", mean.decode_ms},
+              {"parse", nullptr},
+              {"other", other}}},
+            {"throughput", {{"value", items * 1000.0 / p50}, {"unit", unit}}},
+            {"peak_rss_bytes", rec.peak_rss},
+            {"peak_rss_growth_bytes", hwm.resettable() ? json(rec.peak_growth) : json(nullptr)},
+            {"flop", sc.work.flop},
+            {"bytes", sc.work.bytes},
+            {"gflops", sc.work.flop / (p50 * 1e6)},
+            {"gbs", sc.work.bytes / (p50 * 1e6)},
+            {"floor_ms", floor_ms},
+            {"ratio_to_floor", p50 / floor_ms},
+            {"peak_fraction", sc.work.flop / (p50 * 1e6) / peaks.compute_gflops},
+            {"bandwidth_fraction", sc.work.bytes / (p50 * 1e6) / peaks.memory_gbs}};
+  if (!o.logits_dir.empty()) {
+    std::string safe = file_prefix + sc.name;
+    std::replace(safe.begin(), safe.end(), ':', '-');
+    std::replace(safe.begin(), safe.end(), ',', '-');
+    if (!rec.logits.empty()) {
+      const std::string path = o.logits_dir + "/engine-" + safe + ".f32";
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(rec.logits.data()), static_cast<std::streamsize>(rec.logits.size() * sizeof(float)));
+      r["logits_file"] = path;
+    }
+    if (sc.ids) {
+      const std::string path = o.logits_dir + "/engine-" + safe + ".ids.i32";
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(sc.ids->data()), static_cast<std::streamsize>(sc.ids->size() * 4));
+      r["ids_file"] = path;
+    }
+    if (sc.tiles) {
+      const std::string path = o.logits_dir + "/engine-" + safe + ".tiles.u8";
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(sc.tiles->data()), static_cast<std::streamsize>(sc.tiles->size()));
+      r["tiles_file"] = path;
+    }
+  }
+  return r;
+}
+
+// Puts the op thread pool back to its size at the start of the run, however the run ends.
+struct RestoreThreads {
+  int threads = num_threads();
+  ~RestoreThreads() { set_num_threads(threads); }
+};
+
+json run_configurations(const std::vector<BenchConfig>& configs, const BenchOptions& o, bool compare) {
+  if (configs.empty()) fail(ErrorCode::BadArgument, "no benchmark configuration given");
   if (o.scenarios.empty()) fail(ErrorCode::BadArgument, "no benchmark scenario given");
   if (o.iterations < 1 && o.seconds <= 0) fail(ErrorCode::BadArgument, "iterations must be >= 1");
-  std::vector<Scenario> scenarios;
-  for (const auto& s : o.scenarios) scenarios.push_back(make_scenario(m, s, o));
+  if (o.tick_ms < 0) fail(ErrorCode::BadArgument, "tick_ms must be >= 0");
+  RestoreThreads restore;
+  struct Run {
+    const BenchConfig* config;
+    int threads;
+    std::vector<Scenario> scenarios;
+    std::vector<Record> records;
+  };
+  std::vector<Run> runs;
+  for (const auto& c : configs) {
+    if (!c.model) fail(ErrorCode::BadArgument, "benchmark configuration '" + c.label + "' has no model");
+    if (c.device != "cpu") fail(ErrorCode::CudaUnavailable, "benchmark configuration '" + c.label + "': device '" + c.device + "' was asked for, but this build of vlac-engine has no CUDA backend");
+    Run r{&c, c.threads > 0 ? c.threads : restore.threads, {}, {}};
+    for (const auto& s : o.scenarios) r.scenarios.push_back(make_scenario(*c.model, s, o));
+    r.records.resize(r.scenarios.size());
+    runs.push_back(std::move(r));
+  }
+  std::map<int, Peaks> peaks;  // by thread count: configurations that share it share the measurement
+  for (const auto& r : runs)
+    if (!peaks.count(r.threads)) peaks[r.threads] = measure_peaks(r.threads, o);
 
-  json report;
-  report["engine"] = "vlac-engine";
-  report["backend"] = "cpu";
-  report["threads"] = num_threads();
-  report["cpu_features"] = cpu_feature_names();
-  const double peak_gflops = ops::measure_fp32_fma_peak_gflops(num_threads());
-  const double peak_gbs = ops::measure_memory_bandwidth_gbs(num_threads());
-  report["peaks"] = {{"fp32_fma_gflops", peak_gflops}, {"memory_gbs", peak_gbs}};
-  const ModelConfig& c = m.config();
-  report["model"] = {{"vision_layers", c.vision.num_layers}, {"vision_hidden", c.vision.hidden_size},
-                     {"llm_layers", c.llm.num_layers},       {"hidden", c.llm.hidden_size},
-                     {"vocab", c.llm.vocab_size},            {"image_tokens", m.image_tokens_per_tile()},
-                     {"weights_bytes", m.checkpoint().weight_bytes()}};
-  report["options"] = {{"warmup", o.warmup}, {"iterations", o.iterations}, {"seconds", o.seconds},
-                       {"reply_tokens", o.reply_tokens}, {"decode_context", o.decode_context},
-                       {"decode_tokens", o.decode_tokens}};
-  json out = json::object();
-  for (auto& sc : scenarios) {
-    for (int i = 0; i < o.warmup; ++i) sc.run(nullptr);
-    std::vector<Sample> samples;
-    std::vector<float> logits;
+  ResidentHighWater hwm;
+  for (size_t k = 0; k < o.scenarios.size(); ++k) {
+    for (auto& r : runs) {
+      set_num_threads(r.threads);
+      for (int i = 0; i < o.warmup; ++i) r.scenarios[k].run(nullptr);
+    }
     const auto start = Clock::now();
     const int total = o.seconds > 0 ? 0 : o.iterations;
     for (int i = 0;; ++i) {
       if (o.seconds > 0 ? (i > 0 && ms_since(start) >= o.seconds * 1000) : i >= o.iterations) break;
-      samples.push_back(sc.run(i == 0 && sc.logits_rows && !o.logits_dir.empty() ? &logits : nullptr));
-      if (o.on_progress) o.on_progress(sc.name, i + 1, total);
-    }
-    std::vector<double> totals;
-    Sample mean;
-    for (const auto& s : samples) {
-      totals.push_back(s.total_ms);
-      mean.encode_ms += s.encode_ms / samples.size();
-      mean.prefill_ms += s.prefill_ms / samples.size();
-      mean.decode_ms += s.decode_ms / samples.size();
-      mean.total_ms += s.total_ms / samples.size();
-    }
-    const double p50 = percentile(totals, 0.5);
-    const double floor_ms = std::max(sc.work.flop / (peak_gflops * 1e9), sc.work.bytes / (peak_gbs * 1e9)) * 1e3;
-    json r = {{"iterations", samples.size()},
-              {"p50_ms", p50},
-              {"p90_ms", percentile(totals, 0.9)},
-              {"p99_ms", percentile(totals, 0.99)},
-              {"max_ms", *std::max_element(totals.begin(), totals.end())},
-              {"mean_ms", mean.total_ms},
-              {"samples_ms", totals},
-              {"stages_ms", {{"encode", mean.encode_ms}, {"prefill", mean.prefill_ms}, {"decode", mean.decode_ms}}},
-              {"flop", sc.work.flop},
-              {"bytes", sc.work.bytes},
-              {"gflops", sc.work.flop / (p50 * 1e6)},
-              {"gbs", sc.work.bytes / (p50 * 1e6)},
-              {"floor_ms", floor_ms},
-              {"ratio_to_floor", p50 / floor_ms},
-              {"peak_fraction", sc.work.flop / (p50 * 1e6) / peak_gflops}};
-    if (!logits.empty()) {
-      std::string safe = sc.name;
-      std::replace(safe.begin(), safe.end(), ':', '-');
-      const std::string path = o.logits_dir + "/engine-" + safe + ".f32";
-      std::ofstream f(path, std::ios::binary);
-      f.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
-      r["logits_file"] = path;
-    }
-    if (!o.logits_dir.empty()) {
-      std::string safe = sc.name;
-      std::replace(safe.begin(), safe.end(), ':', '-');
-      if (sc.ids) {
-        const std::string path = o.logits_dir + "/engine-" + safe + ".ids.i32";
-        std::ofstream(path, std::ios::binary)
-            .write(reinterpret_cast<const char*>(sc.ids->data()), static_cast<std::streamsize>(sc.ids->size() * 4));
-        r["ids_file"] = path;
+      for (auto& r : runs) {
+        Scenario& sc = r.scenarios[k];
+        Record& rec = r.records[k];
+        set_num_threads(r.threads);
+        const bool capture = i == 0 && sc.logits_rows && !o.logits_dir.empty();
+        const uint64_t before = hwm.reset();
+        rec.samples.push_back(sc.run(capture ? &rec.logits : nullptr));
+        const uint64_t peak = hwm.peak();
+        rec.peak_rss = std::max(rec.peak_rss, peak);
+        rec.peak_growth = std::max(rec.peak_growth, peak > before ? peak - before : 0);
       }
-      if (sc.tiles) {
-        const std::string path = o.logits_dir + "/engine-" + safe + ".tiles.u8";
-        std::ofstream(path, std::ios::binary)
-            .write(reinterpret_cast<const char*>(sc.tiles->data()), static_cast<std::streamsize>(sc.tiles->size()));
-        r["tiles_file"] = path;
-      }
+      if (o.on_progress) o.on_progress(o.scenarios[k], i + 1, total);
     }
-    out[sc.name] = r;
   }
-  report["scenarios"] = out;
+
+  json report;
+  report["schema"] = "vlac-bench-report/1";
+  report["engine"] = "vlac-engine";
+  report["backend"] = "cpu";
+  report["cpu_features"] = cpu_feature_names();
+  report["machine"] = machine_description();
+  report["binary"] = binary_description();
+  json torch_version = nullptr, python = nullptr;
+  for (const auto& [threads, p] : peaks)
+    if (p.report["torch"]["status"] == "measured") torch_version = p.report["torch"]["torch_version"], python = p.report["torch"]["python"];
+  report["versions"] = {{"node", nullptr}, {"sharp", nullptr}, {"torch", torch_version}, {"python", python}};
+  report["settings"] = {{"scenarios", o.scenarios},       {"warmup", o.warmup},
+                        {"iterations", o.iterations},     {"seconds", o.seconds},
+                        {"reply_tokens", o.reply_tokens}, {"decode_context", o.decode_context},
+                        {"decode_tokens", o.decode_tokens}, {"no_cache", o.no_cache},
+                        {"tick_ms", o.tick_ms},           {"torch_peak", o.torch_peak},
+                        {"logits_dir", o.logits_dir.empty() ? json(nullptr) : json(o.logits_dir)}};
+  report["memory_method"] = hwm.method();
+  auto configuration = [&](size_t index, const Run& r) {
+    json scenarios = json::object();
+    const std::string prefix = compare ? "c" + std::to_string(index) + "-" : "";
+    for (size_t k = 0; k < r.scenarios.size(); ++k)
+      scenarios[r.scenarios[k].name] = scenario_figures(r.scenarios[k], r.records[k], peaks.at(r.threads), hwm, o, prefix);
+    return json{{"threads", r.threads}, {"peaks", peaks.at(r.threads).report}, {"model", model_description(*r.config->model)},
+                {"scenarios", scenarios}};
+  };
+  if (!compare) {
+    json c = configuration(0, runs[0]);
+    for (auto it = c.begin(); it != c.end(); ++it) report[it.key()] = it.value();
+    return report;
+  }
+  json list = json::array();
+  report["settings"]["configurations"] = json::array();
+  for (size_t i = 0; i < runs.size(); ++i) {
+    json c = configuration(i, runs[i]);
+    c["label"] = runs[i].config->label;
+    c["device"] = runs[i].config->device;
+    c["weights"] = c["model"]["weights"];
+    report["settings"]["configurations"].push_back(runs[i].config->label);
+    list.push_back(c);
+  }
+  json comparison = json::object();
+  for (const auto& name : o.scenarios) {
+    const json& a = list.front()["scenarios"][name];
+    const json& b = list.back()["scenarios"][name];
+    comparison[name] = {{"p50_ratio", b["p50_ms"].get<double>() / a["p50_ms"].get<double>()},
+                        {"mean_ratio", b["mean_ms"].get<double>() / a["mean_ms"].get<double>()}};
+  }
+  report["configurations"] = list;
+  report["comparison"] = comparison;
   return report;
+}
+
+}  // namespace
+
+json run_benchmark(const Model& m, const BenchOptions& o) {
+  BenchConfig c;
+  c.model = &m;
+  c.threads = num_threads();
+  c.label = std::string("cpu,") + weight_format_name(m.weights().format) + "," + std::to_string(c.threads);
+  return run_configurations({c}, o, false);
+}
+
+json run_benchmark_compare(const std::vector<BenchConfig>& configs, const BenchOptions& o) {
+  if (configs.size() < 2) fail(ErrorCode::BadArgument, "a comparison needs two configurations, got " + std::to_string(configs.size()));
+  return run_configurations(configs, o, true);
 }
 
 }  // namespace vlac
