@@ -73,6 +73,9 @@ interface NativeModelHandle {
     cache: CacheCounters;
     timedOut: boolean;
   }>;
+  prefetchPrefix(request: { ids: Int32Array; tiles?: Uint8Array }, token?: object): Promise<{
+    stored: boolean; cancelled: boolean; prefilledTokens: number;
+  }>;
   benchmark(options: object): Promise<string>;
   dispose(): Promise<void>;
 }
@@ -111,6 +114,10 @@ class NativeBackend implements TaskBackend {
       text: r.text, ids: r.ids, steps: r.steps, finishReason: r.finishReason,
       timing: { ...out.timing, decodeImagesMs: out.timing.decodeImagesMs },
     }));
+  }
+
+  async prefetch(request: ModelRequest, signal: AbortSignal): Promise<void> {
+    await this.vlac!.nativePrefetch(request as { ids: Int32Array; images: ImageInput[] }, signal);
   }
 }
 
@@ -286,6 +293,28 @@ export class Vlac extends VlacTasks implements SequenceHost {
     if (out.timedOut) throw new VlacError('ERR_VLAC_TIMEOUT', `the call passed timeoutMs ${options.timeoutMs}`);
     if (options.signal?.aborted) throw new VlacError('ERR_VLAC_ABORTED', 'the call was aborted');
     return { replies: out.replies, timing: { decodeImagesMs, ...out.timing } };
+  }
+
+  /**
+   * @internal the background prefill of a stream's next prefix (TaskBackend.prefetch): resolves once
+   * it is queued on the inference thread; the work's own outcome (done, cancelled by `signal`, or
+   * refused after dispose) is nobody's error.
+   */
+  async nativePrefetch(request: { ids: Int32Array; images: ImageInput[] }, signal: AbortSignal): Promise<void> {
+    if (this.#disposed || signal.aborted) return;
+    const tiles = request.images.length ? (await tilesOf(request.images)).uint8 : undefined;
+    if (this.#disposed || signal.aborted) return;
+    const token = this.newCancelToken();
+    const onAbort = () => token.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let work: Promise<unknown>;
+    try {
+      work = this.#native.prefetchPrefix({ ids: request.ids, ...(tiles ? { tiles } : {}) }, token);
+    } catch {
+      signal.removeEventListener('abort', onAbort);
+      return;
+    }
+    void work.catch(() => undefined).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /** Runs the engine's benchmark scenarios (the same code as `vlac_cli bench`); resolves the JSON report. */

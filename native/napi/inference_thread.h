@@ -25,8 +25,10 @@ class InferenceThread {
   // Runs `work` on the inference thread; `to_js` converts its result on the JS thread. Errors
   // thrown by either reject the promise with the matching VlacError code. A full queue rejects
   // with ERR_VLAC_BUSY, except for `Bookkeeping` jobs (creating, forking, disposing a sequence):
-  // those do no compute, and their promises are not awaited by anyone, so they must never fail.
-  enum class Kind { Request, Bookkeeping };
+  // those do no compute, and their promises are not awaited by anyone, so they must never fail;
+  // and `Background` jobs (a stream's prefetch of its next prefix, runtime/prefetch.h): at most one
+  // per stream is queued, each ahead of the push that needs it, which would otherwise redo it.
+  enum class Kind { Request, Bookkeeping, Background };
   template <typename R>
   Napi::Promise post(Napi::Env env, std::function<R()> work, std::function<Napi::Value(Napi::Env, R&)> to_js,
                      Kind kind = Kind::Request) {

@@ -15,6 +15,7 @@
 #include "napi/tokenizer_binding.h"
 #include "runtime/cached_batch.h"
 #include "runtime/model.h"
+#include "runtime/prefetch.h"
 #include "runtime/sequence.h"
 
 namespace vlac::napi {
@@ -503,6 +504,45 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         });
   }
 
+  // prefetchPrefix({ ids: Int32Array, tiles?: Uint8Array }, cancelToken?)
+  //   -> Promise<{ stored, cancelled, prefilledTokens }>
+  // A stream's background prefill (runtime/prefetch.h): `ids` is the whole prompt of the stream's
+  // next request, `tiles` those of its images but the last. Queued like a call (a push posted after
+  // it waits for it) but never refused as busy; the token, close() of the stream, and dispose()
+  // stop it at the next layer.
+  Napi::Value prefetch_prefix(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Model& m = model(env);
+    if (!info[0].IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "request must be an object");
+    Napi::Object r = info[0].As<Napi::Object>();
+    auto ids = std::make_shared<std::vector<int32_t>>(int32_array(r.Get("ids"), "ids"));
+    auto tiles = std::make_shared<std::vector<uint8_t>>();
+    const uint64_t per_tile = static_cast<uint64_t>(m.tile_size()) * m.tile_size() * 3;
+    if (r.Get("tiles").IsTypedArray()) {
+      Napi::Uint8Array t = r.Get("tiles").As<Napi::Uint8Array>();
+      if (t.ElementLength() % per_tile != 0) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "tiles has a partial tile");
+      tiles->assign(t.Data(), t.Data() + t.ElementLength());
+    }
+    auto timed_out = std::make_shared<std::atomic<bool>>(false);
+    auto should_abort = abort_rule(state_, cancel_state(info[1]), 0, timed_out);
+    auto st = state_;
+    return thread_->post<PrefetchResult>(
+        env,
+        [st, ids, tiles, per_tile, should_abort]() -> PrefetchResult {
+          if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
+          return vlac::prefetch_prefix(*st->model, ids->data(), static_cast<int64_t>(ids->size()), tiles->data(),
+                                       static_cast<int64_t>(tiles->size() / per_tile), st->caches.get(), should_abort);
+        },
+        [](Napi::Env e, PrefetchResult& out) -> Napi::Value {
+          Napi::Object js = Napi::Object::New(e);
+          js.Set("stored", out.stored);
+          js.Set("cancelled", out.cancelled);
+          js.Set("prefilledTokens", static_cast<double>(out.counts.prefilled_tokens));
+          return js;
+        },
+        InferenceThread::Kind::Background);
+  }
+
   // benchmark({ scenarios: string[], warmup, iterations, seconds, replyTokens, decodeContext,
   //             decodeTokens, logitsDir, noCache }) -> Promise<report JSON text> (bench/benchmark.h)
   Napi::Value benchmark(const Napi::CallbackInfo& info) {
@@ -558,6 +598,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
                            InstanceMethod("encodeTiles", &NativeModel::encode_tiles),
                            InstanceMethod("createSequence", &NativeModel::create_sequence),
                            InstanceMethod("generateBatch", &NativeModel::generate_batch),
+                           InstanceMethod("prefetchPrefix", &NativeModel::prefetch_prefix),
                            InstanceMethod("benchmark", &NativeModel::benchmark),
                            InstanceMethod("dispose", &NativeModel::dispose),
                        });

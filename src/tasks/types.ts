@@ -68,6 +68,15 @@ export interface TaskBackend {
    * in order.
    */
   generate(requests: ModelRequest[], opts: GenerateOptions): Promise<Reply[]>;
+  /**
+   * Optional: prefills in the background what a later request will start with (criticStream's next
+   * pair, native/engine/runtime/prefetch.h). `request.ids` is that request's whole prompt and
+   * `request.images` its images but the last. Resolves once the work is queued ahead of any later
+   * `generate`, which then waits for it and finds its result; the work itself is never awaited, its
+   * failures are the backend's to swallow (the later request just does the work), and `signal`
+   * cancels it.
+   */
+  prefetch?(request: ModelRequest, signal: AbortSignal): Promise<void>;
 }
 
 /** What every model reply in a result carries (api.md §5). */

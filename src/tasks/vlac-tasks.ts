@@ -347,6 +347,9 @@ export class VlacTasks {
    * A critic over frames pushed one at a time (control loops): push k scores (frame k-1, frame k),
    * with the reference and frame 0 as in trajectoryCritic, so the results equal trajectoryCritic
    * with skip 1. What is shared between pushes (prefix, frames already seen) is the backend's cache.
+   * After each push the next pair's prompt is known but for its last frame: a backend that can
+   * (TaskBackend.prefetch) prefills it in the background, ahead of the next push, which then waits
+   * for that work instead of redoing it; reset() and close() cancel it.
    */
   criticStream(options: CriticStreamOptions): CriticStreamHandle {
     const o = checkOptions(options, 'criticStream');
@@ -371,6 +374,31 @@ export class VlacTasks {
     let value = 0;
     let closed = false;
     let queue: Promise<unknown> = Promise.resolve();
+    let prefetching: AbortController | undefined;
+    const cancelPrefetch = () => {
+      prefetching?.abort();
+      prefetching = undefined;
+    };
+    // Every pair of the stream has the same prompt ids (the images are placeholders in them).
+    let pairIds: Int32Array | undefined;
+    const pairImages = reference ? refFrames.length + 3 : 2;
+
+    // The next pair is (the last frame, the frame to come): its prompt up to the last image is known.
+    const prefetchNext = async (): Promise<void> => {
+      const backend = this.backend;
+      if (!backend.prefetch || closed || frames.length === 0) return;
+      cancelPrefetch();
+      const controller = new AbortController();
+      prefetching = controller;
+      pairIds ??= renderChat(tok, backend.imageTokens, query, pairImages, this.system).ids;
+      const last = frames[frames.length - 1]!;
+      const images = reference ? [...refFrames, frames[0]!, last] : [last];
+      try {
+        await backend.prefetch({ ids: pairIds, images, query }, controller.signal);
+      } catch {
+        // Nothing to report: the next push does this work itself.
+      }
+    };
 
     const pushOne = async (frame: ImageInput, p: Record<string, unknown>): Promise<PushResult> => {
       const call = checkCall({ ...p, maxTokens }, `${m}.push`);
@@ -412,17 +440,20 @@ export class VlacTasks {
           const img = checkImage(frame, `${m}.push: frame`);
           return pushOne(img, checkOptions(pushOptions, `${m}.push`));
         };
-        // Pushes run in order: each scores against the frame before it.
+        // Pushes run in order: each scores against the frame before it. The background prefill a
+        // push leaves is queued before the next push starts.
         const result = queue.then(run, run);
-        queue = result.catch(() => undefined);
+        queue = result.then(prefetchNext, () => undefined).catch(() => undefined);
         return result;
       },
       reset: () => {
+        cancelPrefetch();
         frames = [];
         value = 0;
       },
       close: () => {
         closed = true;
+        cancelPrefetch();
       },
     };
   }
