@@ -15,6 +15,8 @@ model=${1:-$root/.cache/random-vlac-2b}
 out=${2:-$root/bench/out/cpu-$(date +%Y%m%d-%H%M%S)}
 threads=${VLAC_BENCH_THREADS:-$(nproc)}
 iterations=${VLAC_BENCH_ITERATIONS:-2}
+# PyTorch fp32 takes ~6 minutes per pass over the four scenarios on 2 cores: one timed pass by default.
+fp32_iterations=${VLAC_BENCH_FP32_ITERATIONS:-1}
 mkdir -p "$out"
 
 cmake -S "$root" -B "$root/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
@@ -30,9 +32,11 @@ echo "bench: engine ($threads threads)" >&2
   --iterations "$iterations" --warmup 1 --decode-tokens 8 --logits-dir "$out" --out "$out/engine.json" >/dev/null
 
 for dtype in bf16 fp32; do
-  echo "bench: pytorch $dtype ($threads threads)" >&2
+  n=$iterations warm=1
+  [[ $dtype == fp32 ]] && n=$fp32_iterations warm=0
+  echo "bench: pytorch $dtype ($threads threads, $n iterations)" >&2
   /usr/bin/python3 "$root/bench/pytorch_baseline.py" --model "$model" --threads "$threads" --dtype "$dtype" \
-    --scenario vit-tile,prefill:700,decode,pair --iterations "$iterations" --warmup 1 \
+    --scenario vit-tile,prefill:700,decode,pair --iterations "$n" --warmup "$warm" \
     --ids "$out/engine-prefill-700.ids.i32" --pair-ids "$out/engine-pair.ids.i32" --tiles-u8 "$out/engine-pair.tiles.u8" \
     --compare-logits "prefill:700=$out/engine-prefill-700.f32" --compare-logits "pair=$out/engine-pair.f32" \
     --json "$out/pytorch-$dtype.json" --out-dir "$out" >"$out/pytorch-$dtype.log" 2>&1

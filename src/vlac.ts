@@ -22,6 +22,10 @@ export interface LoadOptions {
   weights?: 'auto' | 'bf16' | 'int8';
   /** With weights 'int8': also quantize the LM head (default true; false keeps it bf16). */
   quantizeLmHead?: boolean;
+  /** The activations the ViT, projector and prefill matrix products read: 'fp32' (default; the
+   *  official goldens' numerics) or 'bf16' (rounded to bf16 first, as PyTorch's bf16 path does; about
+   *  twice as fast on CPUs with AVX-512 BF16). Decode steps read fp32 either way. docs/TOLERANCES.md. */
+  precision?: 'fp32' | 'bf16';
   threads?: number;
   maxContext?: number;
   maxBatch?: number;
@@ -39,6 +43,7 @@ export interface VlacInfo {
   cuda: { available: true; driver: string; runtime: string; name: string; computeCapability: string; memoryBytes: number }
     | { available: false; reason: string };
   weights: 'bf16' | 'int8';
+  precision: 'fp32' | 'bf16';
   model: {
     visionLayers: number; visionHidden: number; llmLayers: number; hidden: number; heads: number; kvHeads: number;
     vocab: number; imageSize: number; imageTokens: number; maxPositionEmbeddings: number; storedDtype: string;
@@ -58,10 +63,10 @@ export interface CacheCounters {
 
 interface NativeModelHandle {
   load(dir: string, options: { maxContext: number; threads?: number; weights: 'bf16' | 'int8'; quantizeLmHead?: boolean;
-    frameCacheBytes: number; prefixCacheBytes: number }): Promise<void>;
+    precision?: 'fp32' | 'bf16'; frameCacheBytes: number; prefixCacheBytes: number }): Promise<void>;
   info(): {
     model: VlacInfo['model']; unusedTensors: string[]; weightsBytes: number; kvCacheBytesPerSequence: number;
-    weights: 'bf16' | 'int8'; lmHeadInt8: boolean; buildMs: number;
+    weights: 'bf16' | 'int8'; lmHeadInt8: boolean; precision: 'fp32' | 'bf16'; buildMs: number;
     maxContext: number; threads: number; stopIds: Int32Array; cacheBytes: number; cache: CacheCounters;
   };
   tokenizer(): ConstructorParameters<typeof Tokenizer>[0];
@@ -149,6 +154,7 @@ export class Vlac extends VlacTasks implements SequenceHost {
     if (typeof device !== 'string' || !/^(auto|cpu|cuda|cuda:\d+)$/.test(device))
       throw badArgument(`device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got ${JSON.stringify(device)}`);
     const weights = oneOf(o.weights, 'weights', ['auto', 'bf16', 'int8'] as const, 'auto');
+    const precision = oneOf(o.precision, 'precision', ['fp32', 'bf16'] as const, 'fp32');
     const threads = o.threads === undefined ? undefined : integerIn(o.threads, 'threads', 1, 1024);
     const maxContext = integerIn(o.maxContext, 'maxContext', 16, 1 << 20, 4096);
     integerIn(o.maxBatch, 'maxBatch', 1, 4096, 16);
@@ -174,7 +180,7 @@ export class Vlac extends VlacTasks implements SequenceHost {
     try {
       // 'auto' is bf16 on the CPU: int8 trades accuracy (docs/TOLERANCES.md, int8) for speed and memory.
       await native.load(modelDir, {
-        maxContext, weights: weights === 'int8' ? 'int8' : 'bf16', frameCacheBytes, prefixCacheBytes,
+        maxContext, weights: weights === 'int8' ? 'int8' : 'bf16', precision, frameCacheBytes, prefixCacheBytes,
         ...(o.quantizeLmHead !== undefined ? { quantizeLmHead: o.quantizeLmHead } : {}),
         ...(threads ? { threads } : {}),
       });
@@ -193,6 +199,7 @@ export class Vlac extends VlacTasks implements SequenceHost {
       threads: n.threads,
       cuda: { available: false, reason: 'this build of vlac-engine has no CUDA backend' },
       weights: n.weights,
+      precision: n.precision,
       model: n.model,
       unusedTensors: n.unusedTensors,
       memory: { weightsBytes: n.weightsBytes, kvCacheBytes: 0, cacheBytes: n.cacheBytes },

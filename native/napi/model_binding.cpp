@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "bench/benchmark.h"
+#include "bench/table.h"
 #include "common/cpu_features.h"
 #include "common/thread_pool.h"
 #include "napi/bindings.h"
@@ -287,8 +288,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   // stops at its next step, so that joining the inference thread (~InferenceThread) is quick.
   ~NativeModel() override { state_->disposed = true; }
 
-  // load(dir, { maxContext, threads, weights: 'bf16' | 'int8', quantizeLmHead, frameCacheBytes,
-  //             prefixCacheBytes }) -> Promise<void>
+  // load(dir, { maxContext, threads, weights: 'bf16' | 'int8', quantizeLmHead, precision: 'fp32' | 'bf16',
+  //             frameCacheBytes, prefixCacheBytes }) -> Promise<void>
   Napi::Value load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const std::string dir = arg_string(info, 0, "modelDir");
@@ -315,6 +316,12 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         opts.weights.format = w == "int8" ? WeightFormat::Int8 : WeightFormat::Bf16;
       }
       if (o.Get("quantizeLmHead").IsBoolean()) opts.weights.quantize_lm_head = o.Get("quantizeLmHead").As<Napi::Boolean>();
+      if (o.Get("precision").IsString()) {
+        const std::string p = o.Get("precision").As<Napi::String>().Utf8Value();
+        if (p != "fp32" && p != "bf16")
+          throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "precision must be 'fp32' or 'bf16', got '" + p + "'");
+        opts.weights.bf16_activations = p == "bf16";
+      }
     }
     auto st = state_;
     return thread_->post<bool>(
@@ -358,6 +365,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     out.Set("weightsBytes", static_cast<double>(m.resident_weight_bytes()));
     out.Set("weights", weight_format_name(m.weights().format));
     out.Set("lmHeadInt8", m.llm().lm_head_is_int8());
+    out.Set("precision", m.weights().bf16_activations ? "bf16" : "fp32");
     out.Set("buildMs", m.build_seconds() * 1000.0);
     out.Set("kvCacheBytesPerSequence", static_cast<double>(m.kv_cache_bytes_per_sequence()));
     out.Set("maxContext", static_cast<double>(m.max_context()));
@@ -544,7 +552,11 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   // benchmark({ scenarios: string[], warmup, iterations, seconds, replyTokens, decodeContext,
-  //             decodeTokens, logitsDir, noCache }) -> Promise<report JSON text> (bench/benchmark.h)
+  //             decodeTokens, logitsDir, noCache, tickMs, torchPeak, pythons: string[],
+  //             configurations?: [{ label, threads, model: NativeModel }] }) -> Promise<report JSON text>
+  // (bench/benchmark.h). With configurations (two or more) it is run_benchmark_compare, on this
+  // model's inference thread; the other models must have no call of their own running meanwhile
+  // (the bench front end makes no other call).
   Napi::Value benchmark(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     model(env);
@@ -570,12 +582,48 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     opts->decode_tokens = static_cast<int>(num("decodeTokens", opts->decode_tokens));
     opts->no_cache = o.Get("noCache").IsBoolean() && o.Get("noCache").As<Napi::Boolean>().Value();
     if (o.Get("logitsDir").IsString()) opts->logits_dir = o.Get("logitsDir").As<Napi::String>().Utf8Value();
+    opts->tick_ms = num("tickMs", opts->tick_ms);
+    if (o.Get("torchPeak").IsBoolean()) opts->torch_peak = o.Get("torchPeak").As<Napi::Boolean>().Value();
+    if (o.Get("pythons").IsArray()) {
+      opts->pythons.clear();
+      Napi::Array a = o.Get("pythons").As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i)
+        if (a.Get(i).IsString()) opts->pythons.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+    struct Config {
+      std::shared_ptr<ModelState> state;
+      BenchConfig config;
+    };
+    auto configs = std::make_shared<std::vector<Config>>();
+    if (o.Get("configurations").IsArray()) {
+      Napi::Array a = o.Get("configurations").As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        const std::string at = "configurations[" + std::to_string(i) + "]";
+        if (!a.Get(i).IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", at + " must be an object");
+        Napi::Object c = a.Get(i).As<Napi::Object>();
+        Napi::Value m = c.Get("model");
+        if (!m.IsObject() || !m.As<Napi::Object>().InstanceOf(addon_data(env).native_model.Value()))
+          throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", at + ".model must be a NativeModel");
+        Config k{NativeModel::Unwrap(m.As<Napi::Object>())->state_, {}};
+        if (!k.state->model) throw make_error(env, "ERR_VLAC_DISPOSED", at + ": the model is not loaded or was disposed");
+        k.config.threads = c.Get("threads").IsNumber() ? c.Get("threads").As<Napi::Number>().Int32Value() : 0;
+        if (c.Get("label").IsString()) k.config.label = c.Get("label").As<Napi::String>().Utf8Value();
+        configs->push_back(std::move(k));
+      }
+    }
     auto st = state_;
     return thread_->post<std::string>(
         env,
-        [st, opts]() -> std::string {
+        [st, opts, configs]() -> std::string {
           if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
-          return run_benchmark(*st->model, *opts).dump();
+          if (configs->empty()) return run_benchmark(*st->model, *opts).dump();
+          std::vector<BenchConfig> list;
+          for (auto& c : *configs) {
+            if (c.state->disposed) fail(ErrorCode::Disposed, "benchmark configuration '" + c.config.label + "': the model was disposed");
+            c.config.model = c.state->model.get();
+            list.push_back(c.config);
+          }
+          return run_benchmark_compare(list, *opts).dump();
         },
         [](Napi::Env e, std::string& text) -> Napi::Value { return Napi::String::New(e, text); });
   }
@@ -636,7 +684,14 @@ void register_model_bindings(Napi::Env env, Napi::Object exports) {
                                                         });
   addon_data(env).sequence = Napi::Persistent(seq_ctor);
   exports.Set("NativeSequence", seq_ctor);
-  exports.Set("NativeModel", NativeModel::define(env));
+  Napi::Function model_ctor = NativeModel::define(env);
+  addon_data(env).native_model = Napi::Persistent(model_ctor);
+  exports.Set("NativeModel", model_ctor);
+  exports.Set("formatBenchTable", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                return guard(info.Env(), [&] {
+                  return Napi::String::New(info.Env(), format_bench_table(json::parse(arg_string(info, 0, "report"))));
+                });
+              }));
   exports.Set("cpuInfo", Napi::Function::New(env, cpu_info, "cpuInfo"));
 }
 

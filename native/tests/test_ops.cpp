@@ -126,14 +126,25 @@ void check_linear(const char* isa, const std::vector<float>& x, int64_t M, int64
   CHECK_WORST(worst, isa << " linear " << shape({{"M", M}, {"K", K}, {"N", N}}) << (bias ? " +bias" : ""));
 }
 
+// linear, or linear_bf16 (checked against the reference on x rounded to bf16: the same bound, as
+// the products of two bf16 values are exact in fp32).
 void run_linear(Isa isa, int64_t M, int64_t K, int64_t N, bool with_bias, uint64_t seed,
-                std::vector<int64_t> rows = {}, std::vector<int64_t> cols = {}) {
-  const auto x = random_floats(M * K, seed);
+                std::vector<int64_t> rows = {}, std::vector<int64_t> cols = {}, bool bf16_inputs = false) {
+  auto x = random_floats(M * K, seed);
   const auto w = random_bf16(N * K, seed + 1, 0.1f);
   const auto b = random_floats(N, seed + 2);
   std::vector<float> y(M * N, std::nanf(""));
-  op_table(isa).linear(x.data(), M, K, w.data(), N, with_bias ? b.data() : nullptr, y.data());
+  const LinearFn fn = bf16_inputs ? op_table(isa).linear_bf16 : op_table(isa).linear;
+  fn(x.data(), M, K, w.data(), N, with_bias ? b.data() : nullptr, y.data());
+  if (bf16_inputs)
+    for (float& v : x) v = round_to_bf16(v);
   check_linear(isa_name(isa), x, M, K, w, N, with_bias ? b.data() : nullptr, y, rows, cols);
+}
+
+void run_linear_bf16(Isa isa, int64_t M, int64_t K, int64_t N, bool with_bias, uint64_t seed,
+                     std::vector<int64_t> rows = {}, std::vector<int64_t> cols = {}) {
+  INFO("linear_bf16");
+  run_linear(isa, M, K, N, with_bias, seed, std::move(rows), std::move(cols), true);
 }
 
 std::vector<int64_t> sample(int64_t n, int count, uint64_t seed) {
@@ -146,7 +157,7 @@ std::vector<int64_t> sample(int64_t n, int count, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("every op of the table has a kernel in every supported instruction set") {
-  const std::set<std::string> tested = {"linear", "layernorm", "rmsnorm", "gelu_erf", "swiglu",      "add",
+  const std::set<std::string> tested = {"linear", "linear_bf16", "layernorm", "rmsnorm", "gelu_erf", "swiglu",      "add",
                                         "scale_add", "rope",   "attention", "bf16_to_f32", "embedding"};
   std::set<std::string> listed;
   for (const OpInfo& op : op_infos()) {
@@ -173,6 +184,15 @@ TEST_CASE("linear matches the reference on odd shapes, with and without bias") {
   }
 }
 
+TEST_CASE("linear_bf16 matches the reference on bf16-rounded inputs, odd shapes and odd depths") {
+  for (Isa isa : supported_isas()) {
+    uint64_t seed = 500;
+    for (int64_t M : {1, 5, 13, 70})
+      for (int64_t K : {1, 2, 15, 33, 64, 513, 1000})
+        for (int64_t N : {1, 7, 63, 100}) run_linear_bf16(isa, M, K, N, (M + K + N) % 2 == 0, ++seed);
+  }
+}
+
 // A one-hot weight row makes y[m, n] = x[m, k_n] · w exactly, in any summation order: at large K
 // this catches a lost or doubled term, which the rounding bound above (~K u Σ|x w|) would not.
 TEST_CASE("linear reads every k of every row exactly once, at the LLM's depth") {
@@ -187,12 +207,19 @@ TEST_CASE("linear reads every k of every row exactly once, at the LLM's depth") 
     for (int64_t M : {1, 3, 13}) {
       const auto x = random_floats(M * K, M);
       std::vector<float> y(M * N);
+      std::vector<float> y_bf16(M * N);
       op_table(isa).linear(x.data(), M, K, w.data(), N, nullptr, y.data());
-      int64_t wrong = 0;
+      op_table(isa).linear_bf16(x.data(), M, K, w.data(), N, nullptr, y_bf16.data());
+      int64_t wrong = 0, wrong_bf16 = 0;
       for (int64_t m = 0; m < M; ++m)
-        for (int64_t n = 0; n < N; ++n) wrong += y[m * N + n] != x[m * K + hot[n]] * (1.0f + static_cast<float>(n % 5));
+        for (int64_t n = 0; n < N; ++n) {
+          const float scale = 1.0f + static_cast<float>(n % 5);
+          wrong += y[m * N + n] != x[m * K + hot[n]] * scale;
+          wrong_bf16 += y_bf16[m * N + n] != round_to_bf16(x[m * K + hot[n]]) * scale;
+        }
       INFO(isa_name(isa) << " M=" << M);
       CHECK(wrong == 0);
+      CHECK(wrong_bf16 == 0);
     }
 }
 
@@ -203,6 +230,8 @@ TEST_CASE("linear matches the reference whatever the thread count") {
       run_linear(isa, 1, 300, 257, true, 7);
       run_linear(isa, 37, 300, 257, false, 8);
       run_linear(isa, 300, 70, 5, true, 9);
+      run_linear_bf16(isa, 37, 300, 257, false, 10);
+      run_linear_bf16(isa, 300, 71, 5, true, 11);
     }
   }
   set_num_threads(physical_core_count());
@@ -218,6 +247,9 @@ TEST_CASE("linear matches the reference on the ViT and LLM shapes (sampled)") {
   for (Isa isa : fast_isas())
     for (const Shape& s : shapes)
       run_linear(isa, s.M, s.K, s.N, s.bias, s.M + s.K + s.N, sample(s.M, 6, 1), sample(s.N, 48, 2));
+  for (Isa isa : fast_isas())
+    for (const Shape& s : shapes)
+      if (s.M > 1) run_linear_bf16(isa, s.M, s.K, s.N, s.bias, s.M + s.K + s.N, sample(s.M, 6, 1), sample(s.N, 48, 2));
 }
 
 // ---- norms and elementwise ------------------------------------------------------------------------

@@ -64,6 +64,7 @@ InternLm2::InternLm2(const Checkpoint& ck, const WeightOptions& weights) : confi
     l.w1 = load_linear(ck, p + "feed_forward.w1.weight", c.intermediate_size, D, int8);
     l.w3 = load_linear(ck, p + "feed_forward.w3.weight", c.intermediate_size, D, int8);
     l.w2 = load_linear(ck, p + "feed_forward.w2.weight", D, c.intermediate_size, int8);
+    for (LinearWeight* w : {&l.wqkv, &l.wo, &l.w1, &l.w3, &l.w2}) w->set_bf16_activations(weights.bf16_activations);
     layers_.push_back(std::move(l));
   }
 }

@@ -129,6 +129,7 @@ InternVit::InternVit(const Checkpoint& ck, const WeightOptions& weights) {
     b.fc2_w = load_linear(ck, p + "mlp.fc2.weight", D, vc_.intermediate_size, int8);
     b.fc2_b = ck.f32(p + "mlp.fc2.bias");
     b.ls2 = ck.f32(p + "ls2");
+    for (LinearWeight* w : {&b.qkv_w, &b.proj_w, &b.fc1_w, &b.fc2_w}) w->set_bf16_activations(weights.bf16_activations);
     blocks_.push_back(std::move(b));
   }
 }

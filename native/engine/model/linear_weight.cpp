@@ -28,7 +28,10 @@ LinearWeight::LinearWeight(ops::QuantizedWeight q) : q_(std::move(q)) {
 }
 
 void LinearWeight::apply(const float* x, int64_t M, const float* bias, float* y) const {
-  if (!q_) return ops::linear(x, M, K_, bf16_, N_, bias, y);
+  if (!q_) {
+    if (bf16_activations_ && M > kDecodeRows) return ops::linear_bf16(x, M, K_, bf16_, N_, bias, y);
+    return ops::linear(x, M, K_, bf16_, N_, bias, y);
+  }
   if (M <= kDecodeRows) return ops::linear_w8a16(x, M, q_->view(), bias, y);
   ops::linear_w8a8(x, M, q_->view(), bias, y);
 }

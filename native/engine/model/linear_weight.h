@@ -24,6 +24,10 @@ const char* weight_format_name(WeightFormat format);  // "bf16" | "int8"
 struct WeightOptions {
   WeightFormat format = WeightFormat::Bf16;
   bool quantize_lm_head = true;
+  // Load option precision 'bf16': the bf16 products of more than kDecodeRows rows (ViT, projector,
+  // prefill) round their activations to bf16 first (ops::linear_bf16), as the PyTorch bf16 path does;
+  // decode keeps fp32 activations. Int8 weights ignore it.
+  bool bf16_activations = false;
 };
 
 class LinearWeight {
@@ -42,6 +46,9 @@ class LinearWeight {
   // y [M, N] = x [M, K] · Wᵀ (+ bias).
   void apply(const float* x, int64_t M, const float* bias, float* y) const;
 
+  // Whether bf16 products of more than kDecodeRows rows run ops::linear_bf16 (WeightOptions).
+  void set_bf16_activations(bool on) { bf16_activations_ = on; }
+
   bool is_int8() const { return q_.has_value(); }
   int64_t N() const { return N_; }
   int64_t K() const { return K_; }
@@ -53,6 +60,7 @@ class LinearWeight {
   std::vector<uint16_t> owned_;
   std::optional<ops::QuantizedWeight> q_;
   int64_t N_ = 0, K_ = 0;
+  bool bf16_activations_ = false;
 };
 
 // The Linear `name` [N, K] of a checkpoint: its stored codes when the checkpoint is pre-quantized

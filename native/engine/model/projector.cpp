@@ -42,6 +42,7 @@ Projector::Projector(const Checkpoint& ck, const WeightOptions& weights) {
   fc1_b_ = ck.f32("mlp1.1.bias");
   fc2_w_ = load_linear(ck, "mlp1.3.weight", out_width_, out_width_, int8);
   fc2_b_ = ck.f32("mlp1.3.bias");
+  for (LinearWeight* w : {&fc1_w_, &fc2_w_}) w->set_bf16_activations(weights.bf16_activations);
 }
 
 void Projector::forward(const float* vit, int64_t n_tiles, float* out) const {

@@ -50,6 +50,7 @@ using FmaLoopFn = double (*)(int64_t iters);
 struct OpTable {
   Isa isa;
   LinearFn linear;
+  LinearFn linear_bf16;
   LayerNormFn layernorm;
   RmsNormFn rmsnorm;
   GeluFn gelu_erf;

@@ -93,6 +93,7 @@ void set_active_isa(Isa isa) { g_active.store(&op_table(isa), std::memory_order_
 const std::vector<OpInfo>& op_infos() {
   static const std::vector<OpInfo> infos = {
       {"linear", [](const OpTable& t) { return reinterpret_cast<const void*>(t.linear); }},
+      {"linear_bf16", [](const OpTable& t) { return reinterpret_cast<const void*>(t.linear_bf16); }},
       {"layernorm", [](const OpTable& t) { return reinterpret_cast<const void*>(t.layernorm); }},
       {"rmsnorm", [](const OpTable& t) { return reinterpret_cast<const void*>(t.rmsnorm); }},
       {"gelu_erf", [](const OpTable& t) { return reinterpret_cast<const void*>(t.gelu_erf); }},
@@ -114,6 +115,12 @@ bool is_specialised(const OpInfo& op, Isa isa) {
 void linear(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias, float* y) {
   VLAC_CHECK(M >= 0 && K >= 0 && N >= 0, "linear: negative size");
   active_op_table().linear(x, M, K, w_bf16, N, bias, y);
+}
+
+void linear_bf16(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias,
+                 float* y) {
+  VLAC_CHECK(M >= 0 && K >= 0 && N >= 0, "linear_bf16: negative size");
+  active_op_table().linear_bf16(x, M, K, w_bf16, N, bias, y);
 }
 
 void layernorm(const float* x, int64_t rows, int64_t dim, const float* w, const float* b, float eps, float* y) {

@@ -4,7 +4,7 @@
 //
 // Numerics (docs/tolerances-ops.md): activations, residuals, norms, softmax and RoPE are fp32;
 // weights are bf16 (raw uint16_t bits) widened to fp32 inside the GEMM; every sum accumulates in
-// fp32. Nothing here rounds an activation to bf16. Tensors are row-major and contiguous unless a
+// fp32. Nothing here rounds an activation to bf16 except linear_bf16, whose contract that is. Tensors are row-major and contiguous unless a
 // stride is given; sizes are element counts.
 #pragma once
 
@@ -17,6 +17,13 @@ namespace vlac::ops {
 // y must not overlap x.
 void linear(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias,
             float* y);
+
+// linear on x rounded to bf16 (nearest even) first: y = bf16(x) · Wᵀ (+ bias), fp32 sums. This is the
+// product of the PyTorch bf16 path (bf16 activations into every GEMM) and, on CPUs with AVX-512 BF16,
+// runs `vdpbf16ps` at twice the depth per instruction of the fp32 GEMM. The model uses it for products
+// of more than LinearWeight::kDecodeRows rows when loaded with precision bf16 (model/linear_weight.h).
+void linear_bf16(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias,
+                 float* y);
 
 // LayerNorm over the last dim (population variance): y = (x - mu) / sqrt(var + eps) * w + b.
 // y may alias x.

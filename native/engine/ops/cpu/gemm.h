@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "common/bf16.h"
 #include "ops/cpu/parallel.h"
 #include "ops/scratch.h"
 
@@ -22,6 +23,35 @@ namespace {
 // How far ahead of its loads the GEMV prefetches each weight row (bytes): the hardware prefetcher
 // alone leaves ~20 % of the DRAM bandwidth unused on four interleaved 4 KiB streams.
 constexpr int kGemvPrefetchBytes = 1024;
+
+// How a blocked GEMM of M x N x K is split over the threads: W in column blocks of whole NR-column
+// panels (each block's packed panels, panel_bytes per panel, within the L2 budget), as few as fit, in
+// a multiple of the thread count, as even as whole panels allow (each thread gets one contiguous run
+// of blocks); the rows are cut into chunks when the column blocks alone cannot occupy every thread.
+struct GemmPlan {
+  int64_t block_cols, row_chunks, rows_per_chunk, tasks, grain;
+};
+
+inline GemmPlan plan_gemm(int64_t M, int64_t N, int64_t K, int64_t NR, int64_t MR, int64_t panel_bytes,
+                          int64_t budget_bytes) {
+  const int64_t panels_total = (N + NR - 1) / NR;
+  const int threads = vlac::num_threads();
+  const int64_t max_panels = max64(1, budget_bytes / panel_bytes);
+  int64_t blocks_wanted = (panels_total + max_panels - 1) / max_panels;
+  blocks_wanted = (blocks_wanted + threads - 1) / threads * threads;
+  const int64_t panels_per_block = max64(1, (panels_total + blocks_wanted - 1) / blocks_wanted);
+  const int64_t col_blocks = (panels_total + panels_per_block - 1) / panels_per_block;
+  int64_t row_chunks = 1;
+  if (col_blocks < threads) row_chunks = min64((threads + col_blocks - 1) / col_blocks, (M + MR - 1) / MR);
+  GemmPlan plan;
+  plan.block_cols = panels_per_block * NR;
+  plan.row_chunks = row_chunks;
+  plan.rows_per_chunk = ((M + row_chunks - 1) / row_chunks + MR - 1) / MR * MR;
+  plan.tasks = col_blocks * row_chunks;
+  // Tiny products are not worth a second thread.
+  plan.grain = (M * N * K < (int64_t(1) << 21)) ? plan.tasks : 1;
+  return plan;
+}
 
 template <class S>
 struct Gemm {
@@ -51,6 +81,12 @@ struct Gemm {
         for (int v = 0; v < NV; ++v) acc[r][v] = S::fmadd(av, b[v], acc[r][v]);
       }
     }
+    write_tile<ROWS>(acc, c, ldc, cols, first, bias);
+  }
+
+  // C tile (rows x NV vectors, `cols` of them valid) = acc (first) or C + acc; + bias when given.
+  template <int ROWS>
+  static void write_tile(const F (&acc)[ROWS][NV], float* c, int64_t ldc, int64_t cols, bool first, const float* bias) {
     for (int r = 0; r < ROWS; ++r) {
       float* cr = c + r * ldc;
       for (int v = 0; v < NV; ++v) {
@@ -110,24 +146,9 @@ struct Gemm {
   }
 
   static void gemm(const float* x, int64_t M, int64_t K, const uint16_t* w, int64_t N, const float* bias, float* y) {
-    const int64_t panels_total = (N + NR - 1) / NR;
-    const int threads = vlac::num_threads();
-    // Column blocks: as few as fit the L2 budget, in a multiple of the thread count, as even as
-    // whole panels allow (each thread gets one contiguous run of blocks).
-    const int64_t max_panels = max64(1, kPackedBytes / (KC * NR * int64_t(sizeof(float))));
-    int64_t blocks_wanted = (panels_total + max_panels - 1) / max_panels;
-    blocks_wanted = (blocks_wanted + threads - 1) / threads * threads;
-    const int64_t panels_per_block = max64(1, (panels_total + blocks_wanted - 1) / blocks_wanted);
-    const int64_t col_blocks = (panels_total + panels_per_block - 1) / panels_per_block;
-    // Row chunks when the columns alone cannot occupy every thread.
-    int64_t row_chunks = 1;
-    if (col_blocks < threads) row_chunks = min64((threads + col_blocks - 1) / col_blocks, (M + MR - 1) / MR);
-    const int64_t rows_per_chunk = ((M + row_chunks - 1) / row_chunks + MR - 1) / MR * MR;
-    const int64_t block_cols = panels_per_block * NR;
-    // Tiny products are not worth a second thread.
-    const int64_t tasks = col_blocks * row_chunks;
-    const int64_t grain = (M * N * K < (int64_t(1) << 21)) ? tasks : 1;
-    parallel_ranges(tasks, grain, [&](int64_t t0, int64_t t1) {
+    const GemmPlan plan = plan_gemm(M, N, K, NR, MR, KC * NR * int64_t(sizeof(float)), kPackedBytes);
+    const int64_t row_chunks = plan.row_chunks, rows_per_chunk = plan.rows_per_chunk, block_cols = plan.block_cols;
+    parallel_ranges(plan.tasks, plan.grain, [&](int64_t t0, int64_t t1) {
       float* packed = thread_scratch(0, static_cast<size_t>(KC * block_cols));
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t n0 = (t / row_chunks) * block_cols;
@@ -229,6 +250,17 @@ struct Gemm {
 template <class S>
 void linear(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias, float* y) {
   Gemm<S>::linear(x, M, K, w_bf16, N, bias, y);
+}
+
+// linear_bf16 without a bf16 dot product instruction: the fp32 GEMM on a copy of x rounded to bf16.
+template <class S>
+void linear_bf16(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias,
+                 float* y) {
+  float* rounded = thread_scratch(3, static_cast<size_t>(M * K));
+  parallel_ranges(M * K, kElementwiseGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) rounded[i] = round_to_bf16(x[i]);
+  });
+  Gemm<S>::linear(rounded, M, K, w_bf16, N, bias, y);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@ const OpTable& avx2_op_table() {
   static const OpTable table = {
       Isa::Avx2,
       linear<Avx2>,
+      linear_bf16<Avx2>,
       layernorm<Avx2>,
       rmsnorm<Avx2>,
       gelu_erf<Avx2>,

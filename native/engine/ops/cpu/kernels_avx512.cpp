@@ -6,14 +6,27 @@
 #include "ops/cpu/attention.h"
 #include "ops/cpu/elementwise.h"
 #include "ops/cpu/gemm.h"
+#include "ops/cpu/gemm_bf16dot.h"
+#include "common/cpu_features.h"
 #include "ops/op_table.h"
 
 namespace vlac::ops {
+namespace {
+
+void linear_bf16_avx512(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias,
+                        float* y) {
+  static const bool has_dot = cpu_features().avx512bf16;
+  if (has_dot) return GemmBf16Dot::linear(x, M, K, w_bf16, N, bias, y);
+  linear_bf16<Avx512>(x, M, K, w_bf16, N, bias, y);
+}
+
+}  // namespace
 
 const OpTable& avx512_op_table() {
   static const OpTable table = {
       Isa::Avx512,
       linear<Avx512>,
+      linear_bf16_avx512,
       layernorm<Avx512>,
       rmsnorm<Avx512>,
       gelu_erf<Avx512>,

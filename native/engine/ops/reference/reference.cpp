@@ -21,6 +21,13 @@ void linear(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_
   }
 }
 
+void linear_bf16(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias,
+                 float* y) {
+  std::vector<float> rounded(x, x + M * K);
+  for (float& v : rounded) v = round_to_bf16(v);
+  linear(rounded.data(), M, K, w_bf16, N, bias, y);
+}
+
 void layernorm(const float* x, int64_t rows, int64_t dim, const float* w, const float* b, float eps, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
@@ -149,7 +156,7 @@ namespace vlac::ops {
 
 const OpTable& reference_op_table() {
   static const OpTable table = {
-      Isa::Reference,         reference::linear,    reference::layernorm, reference::rmsnorm,
+      Isa::Reference,         reference::linear,    reference::linear_bf16, reference::layernorm, reference::rmsnorm,
       reference::gelu_erf,    reference::swiglu,    reference::add,       reference::scale_add,
       reference::rope,        reference::attention, reference::bf16_to_f32, reference::embedding,
       reference::fma_loop,

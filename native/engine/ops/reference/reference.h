@@ -8,6 +8,8 @@
 namespace vlac::ops::reference {
 
 void linear(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias, float* y);
+void linear_bf16(const float* x, int64_t M, int64_t K, const uint16_t* w_bf16, int64_t N, const float* bias,
+                 float* y);
 void layernorm(const float* x, int64_t rows, int64_t dim, const float* w, const float* b, float eps, float* y);
 void rmsnorm(const float* x, int64_t rows, int64_t dim, const float* w, float eps, float* y);
 void gelu_erf(float* x, int64_t n);
