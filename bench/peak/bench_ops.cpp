@@ -116,6 +116,8 @@ int run(int argc, char** argv) {
   const double bw = ops::measure_memory_bandwidth_gbs(threads);
   std::printf("peak fp32 FMA: %.1f GFLOP/s on %d threads (%.1f on 1)\n", peak, threads, peak1);
   std::printf("memory read bandwidth: %.1f GB/s on %d threads\n", bw, threads);
+  std::printf("peak bf16 dot (vdpbf16ps): %.1f GFLOP/s on %d threads (0: none here)\n",
+              ops::measure_bf16_dot_peak_gflops(threads), threads);
 
   struct Shape { const char* what; int64_t M, K, N; };
   if (only.empty() || only == "linear") {
@@ -125,15 +127,17 @@ int run(int argc, char** argv) {
         {"llm w1|w3", 700, 2048, 8192},  {"llm w2", 700, 8192, 2048},    {"llm wqkv M=256", 256, 2048, 4096},
         {"llm wqkv M=64", 64, 2048, 4096}, {"llm wqkv M=8", 8, 2048, 4096},
     };
+    for (bool bf16 : {false, true})
     for (const Shape& s : shapes) {
       const auto x = floats(s.M * s.K, 2.0f);
       const auto w = weights(s.N * s.K);
       std::vector<float> y(s.M * s.N);
-      const Timing t = time_op([&] { ops::linear(x.data(), s.M, s.K, w.data(), s.N, nullptr, y.data()); }, threads);
+      const auto fn = bf16 ? ops::linear_bf16 : ops::linear;
+      const Timing t = time_op([&] { fn(x.data(), s.M, s.K, w.data(), s.N, nullptr, y.data()); }, threads);
       const double flop = 2.0 * s.M * s.K * s.N;
-      std::printf("linear %-15s M=%-5lld K=%-5lld N=%-6lld %d threads: wall %7.2f ms %6.1f GFLOP/s %5.1f%%,"
+      std::printf("%-11s %-15s M=%-5lld K=%-5lld N=%-6lld %d threads: wall %7.2f ms %6.1f GFLOP/s %5.1f%%,"
                   " cpu time %6.1f GFLOP/s %5.1f%% | 1 thread cpu time %6.1f GFLOP/s %5.1f%%\n",
-                  s.what, (long long)s.M, (long long)s.K, (long long)s.N, threads, t.wall * 1e3, flop / t.wall / 1e9,
+                  bf16 ? "linear_bf16" : "linear", s.what, (long long)s.M, (long long)s.K, (long long)s.N, threads, t.wall * 1e3, flop / t.wall / 1e9,
                   100 * flop / t.wall / 1e9 / peak, flop / t.cpu_per_thread / 1e9, 100 * flop / t.cpu_per_thread / 1e9 / peak,
                   flop / t.one_thread_cpu / 1e9, 100 * flop / t.one_thread_cpu / 1e9 / peak1);
     }

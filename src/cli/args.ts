@@ -29,6 +29,7 @@ export const MODEL_FLAGS: Record<string, Flag> = {
   model: { type: 'string', arg: 'DIR', help: 'the VLAC / InternVL2 checkpoint folder' },
   device: { type: 'string', arg: 'D', help: "auto | cpu | cuda | cuda:N (default auto)" },
   weights: { type: 'string', arg: 'W', help: 'auto | bf16 | int8 (default auto)' },
+  precision: { type: 'string', arg: 'P', help: 'fp32 | bf16: activations of the ViT/prefill products (default fp32)' },
   threads: { type: 'string', arg: 'N', help: 'CPU threads (default: physical cores)' },
   'max-tokens': { type: 'string', arg: 'N', help: 'reply length limit (default 1024)' },
 };

@@ -1,4 +1,4 @@
-// Loading a model from the common flags (--model, --device, --weights, --threads).
+// Loading a model from the common flags (--model, --device, --weights, --precision, --threads).
 import { Vlac, type LoadOptions } from '../vlac.js';
 import { intFlag, strFlag, type Parsed } from './args.js';
 
@@ -8,6 +8,8 @@ export async function loadModel(p: Parsed, modelDir: string): Promise<Vlac> {
   if (device) opts.device = device as LoadOptions['device'];
   const weights = strFlag(p, 'weights');
   if (weights) opts.weights = weights as LoadOptions['weights'];
+  const precision = strFlag(p, 'precision');
+  if (precision) opts.precision = precision as LoadOptions['precision'];
   const threads = intFlag(p, 'threads');
   if (threads !== undefined) opts.threads = threads;
   return Vlac.load(modelDir, opts);

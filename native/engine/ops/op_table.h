@@ -62,6 +62,7 @@ struct OpTable {
   Bf16ToF32Fn bf16_to_f32;
   EmbeddingFn embedding;
   FmaLoopFn fma_loop;
+  FmaLoopFn bf16_dot_loop;  // the same with the bf16 dot product linear_bf16 runs; nullptr without one
 };
 
 // The table of one set (BadArgument when the CPU does not support it).

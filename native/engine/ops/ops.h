@@ -71,6 +71,9 @@ void embedding(const uint16_t* table_bf16, int64_t dim, const int32_t* ids, int6
 // fp32 multiply-add throughput of `threads` threads running a register-only FMA loop at the active
 // instruction set's full vector width (1 FMA = 2 FLOP).
 double measure_fp32_fma_peak_gflops(int threads);
+// The same for the bf16 dot product of linear_bf16 (vdpbf16ps: 1 instruction = 64 FLOP); 0 where the
+// active instruction set has none.
+double measure_bf16_dot_peak_gflops(int threads);
 // Read bandwidth of `threads` threads streaming a buffer far larger than the last-level cache.
 double measure_memory_bandwidth_gbs(int threads);
 

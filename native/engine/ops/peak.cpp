@@ -1,4 +1,4 @@
-// The machine peaks the benchmarks compare against: fp32 FMA throughput (registers only) and
+// The machine peaks the benchmarks compare against: fp32 FMA and bf16 dot throughput (registers only) and
 // DRAM read bandwidth, each timed over every requested thread at once, best of a few runs.
 #include <time.h>
 
@@ -57,13 +57,13 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-// The FMA rate of each thread is measured on its own CPU time, so a machine shared with other
+namespace {
+
+// The rate of each thread is measured on its own CPU time, so a machine shared with other
 // processes still yields what the cores can do when the engine has them (the wall-clock rate of a
 // loaded machine would be a fraction of it, and a GEMM timed in a quiet moment would then show
 // more than 100 %).
-double measure_fp32_fma_peak_gflops(int threads) {
-  check_threads(threads, "measure_fp32_fma_peak_gflops");
-  const FmaLoopFn loop = active_op_table().fma_loop;
+double measure_loop_peak_gflops(FmaLoopFn loop, int threads) {
   // Size the loop to ~0.1 s of CPU time per thread.
   int64_t iters = 1 << 16;
   for (;;) {
@@ -89,6 +89,19 @@ double measure_fp32_fma_peak_gflops(int threads) {
     best = std::max(best, total / 1e9);
   }
   return best;
+}
+
+}  // namespace
+
+double measure_fp32_fma_peak_gflops(int threads) {
+  check_threads(threads, "measure_fp32_fma_peak_gflops");
+  return measure_loop_peak_gflops(active_op_table().fma_loop, threads);
+}
+
+double measure_bf16_dot_peak_gflops(int threads) {
+  check_threads(threads, "measure_bf16_dot_peak_gflops");
+  const FmaLoopFn loop = active_op_table().bf16_dot_loop;
+  return loop ? measure_loop_peak_gflops(loop, threads) : 0.0;
 }
 
 double measure_memory_bandwidth_gbs(int threads) {

@@ -26,6 +26,7 @@ const OpTable& avx2_op_table() {
       bf16_to_f32<Avx2>,
       embedding<Avx2>,
       fma_loop<Avx2>,
+      nullptr,
   };
   return table;
 }

@@ -20,6 +20,33 @@ void linear_bf16_avx512(const float* x, int64_t M, int64_t K, const uint16_t* w_
   linear_bf16<Avx512>(x, M, K, w_bf16, N, bias, y);
 }
 
+// 12 independent vdpbf16ps chains (each 16 lanes x 2 products = 64 FLOP), registers only.
+double bf16_dot_loop(int64_t iters) {
+  const __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3f803f80));  // (1, 1)
+  const __m512bh b = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x00003f80));  // (1, 0)
+  __m512 c[12];
+  for (auto& v : c) v = _mm512_setzero_ps();
+  for (int64_t i = 0; i < iters; ++i) {
+    c[0] = _mm512_dpbf16_ps(c[0], a, b);
+    c[1] = _mm512_dpbf16_ps(c[1], a, b);
+    c[2] = _mm512_dpbf16_ps(c[2], a, b);
+    c[3] = _mm512_dpbf16_ps(c[3], a, b);
+    c[4] = _mm512_dpbf16_ps(c[4], a, b);
+    c[5] = _mm512_dpbf16_ps(c[5], a, b);
+    c[6] = _mm512_dpbf16_ps(c[6], a, b);
+    c[7] = _mm512_dpbf16_ps(c[7], a, b);
+    c[8] = _mm512_dpbf16_ps(c[8], a, b);
+    c[9] = _mm512_dpbf16_ps(c[9], a, b);
+    c[10] = _mm512_dpbf16_ps(c[10], a, b);
+    c[11] = _mm512_dpbf16_ps(c[11], a, b);
+  }
+  __m512 sum = _mm512_setzero_ps();
+  for (const auto& v : c) sum = _mm512_add_ps(sum, v);
+  volatile float sink = _mm512_reduce_add_ps(sum);
+  (void)sink;
+  return 64.0 * 12 * static_cast<double>(iters);
+}
+
 }  // namespace
 
 const OpTable& avx512_op_table() {
@@ -38,6 +65,7 @@ const OpTable& avx512_op_table() {
       bf16_to_f32<Avx512>,
       embedding<Avx512>,
       fma_loop<Avx512>,
+      cpu_features().avx512bf16 ? bf16_dot_loop : nullptr,
   };
   return table;
 }

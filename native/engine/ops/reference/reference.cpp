@@ -159,7 +159,7 @@ const OpTable& reference_op_table() {
       Isa::Reference,         reference::linear,    reference::linear_bf16, reference::layernorm, reference::rmsnorm,
       reference::gelu_erf,    reference::swiglu,    reference::add,       reference::scale_add,
       reference::rope,        reference::attention, reference::bf16_to_f32, reference::embedding,
-      reference::fma_loop,
+      reference::fma_loop,     nullptr,
   };
   return table;
 }
