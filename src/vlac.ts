@@ -97,6 +97,20 @@ export interface BenchmarkOptions {
   logitsDir?: string;
   /** Run the scenarios that use the caches (stream-ref:N) without them: the uncached baseline. */
   noCache?: boolean;
+  /** stream, stream-ref:N: pushes paced this many ms apart (a control loop's tick). */
+  tickMs?: number;
+  /** Also measure torch's peaks in a python subprocess and grade against the higher (default true). */
+  torchPeak?: boolean;
+  /** Interpreters tried in order for the torch peaks (default python3, then /usr/bin/python3). */
+  pythons?: string[];
+}
+
+/** One configuration of a compared benchmark run: a loaded model and the op threads its calls use. */
+export interface BenchmarkConfiguration {
+  label: string;
+  vlac: Vlac;
+  /** 0 or absent: the thread count when the run starts. */
+  threads?: number;
 }
 
 interface NativeModule {
@@ -324,10 +338,19 @@ export class Vlac extends VlacTasks implements SequenceHost {
     void work.catch(() => undefined).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
-  /** Runs the engine's benchmark scenarios (the same code as `vlac_cli bench`); resolves the JSON report. */
-  async benchmark(options: BenchmarkOptions): Promise<Record<string, unknown>> {
+  /**
+   * Runs the engine's benchmark scenarios (the same code as `vlac_cli bench`); resolves the JSON report
+   * (docs/bench-schema.json). With `compare` (two or more configurations), each scenario runs on every
+   * configuration in turn, interleaved, on this model's inference thread: make no other call on
+   * those models until it resolves.
+   */
+  async benchmark(options: BenchmarkOptions, compare?: BenchmarkConfiguration[]): Promise<Record<string, unknown>> {
     this.checkAlive();
-    const text = await this.#call(() => this.#native.benchmark(options));
+    const configurations = compare?.map((c) => {
+      c.vlac.checkAlive();
+      return { label: c.label, threads: c.threads ?? 0, model: c.vlac.#native };
+    });
+    const text = await this.#call(() => this.#native.benchmark(configurations ? { ...options, configurations } : options));
     return JSON.parse(text) as Record<string, unknown>;
   }
 

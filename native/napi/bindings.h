@@ -12,6 +12,7 @@ namespace vlac::napi {
 struct AddonData {
   Napi::FunctionReference cancel_token;  // model_binding.cpp
   Napi::FunctionReference sequence;      // model_binding.cpp
+  Napi::FunctionReference native_model;  // model_binding.cpp
   Napi::FunctionReference tokenizer;     // tokenizer_binding.cpp
 };
 

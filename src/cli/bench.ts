@@ -1,169 +1,193 @@
 // `vlac bench`: a thin front end over the engine's benchmark (native/engine/bench), which the C++
-// CLI runs too; this adds what needs Node: sharp decoding of real frames in the pair scenarios,
-// the report table, charts and --compare.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// CLI runs too and which writes the same JSON (docs/bench-schema.json). This adds what needs Node:
+// sharp decoding of real encoded frames and the reply parse (the image_decode and parse stages),
+// the versions of Node and sharp, and the charts.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { COMMON_FLAGS, MODEL_FLAGS, intFlag, listFlag, numFlag, parse, strFlag, type CommandSpec } from './args.js';
-import { loadModel, print } from './load.js';
+import { COMMON_FLAGS, MODEL_FLAGS, intFlag, listFlag, numFlag, parse, strFlag, type CommandSpec, type Parsed } from './args.js';
+import { print } from './load.js';
 import { note } from './progress.js';
-import { svgToPng } from './chart.js';
+import { histogramSvg, stagesSvg, svgToPng, type BenchReport, type ScenarioFigures } from './chart.js';
 import { VlacError } from '../errors.js';
-import { preprocessImage } from '../images.js';
+import { loadNative } from '../native.js';
+import { parsePlain } from '../tasks/parse.js';
+import { VERSION } from '../version.js';
+import { Vlac, type BenchmarkConfiguration, type BenchmarkOptions, type LoadOptions } from '../vlac.js';
 import { randomCheckpointDir } from './random-model.js';
 
 export const spec: CommandSpec = {
   name: 'bench',
-  summary: 'latency benchmark: p50/p90/p99 per scenario, stage split, measured peaks and the floor',
-  usage: 'vlac bench (--model DIR | --random) [--scenario S]... [--iterations N | --seconds S] [--json] [--out DIR]\n       vlac bench --compare A.json B.json',
+  summary: 'latency benchmark: p50/p90/p99 per scenario, stage split, peak memory, measured peaks (engine and torch) and the floor',
+  usage: 'vlac bench (--model DIR | --random) [--scenario S]... [--compare A B] [--iterations N | --seconds S] [--json] [--out DIR]',
   flags: {
     ...MODEL_FLAGS,
     random: { type: 'boolean', help: 'a random-weight checkpoint of the real VLAC-2B shape (made once into a cache folder)' },
     scenario: { type: 'string', multiple: true, arg: 'S', help: 'vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, stream, stream-ref:N, done, trajectory:B (default pair)' },
+    compare: { type: 'string', arg: 'A B', help: 'two configurations device,weights[,threads] run interleaved, with their ratio B/A per scenario' },
     'reply-tokens': { type: 'string', arg: 'N', help: 'reply length of pair/done scenarios (default 3: random weights never stop)' },
-    warmup: { type: 'string', arg: 'N', help: 'untimed runs per scenario (default 1)' },
-    iterations: { type: 'string', arg: 'N', help: 'timed runs per scenario (default 5)' },
+    warmup: { type: 'string', arg: 'N', help: 'untimed runs per scenario and configuration (default 1)' },
+    iterations: { type: 'string', arg: 'N', help: 'timed runs per scenario and configuration (default 5)' },
     seconds: { type: 'string', arg: 'S', help: 'time per scenario instead of a run count' },
     'decode-tokens': { type: 'string', arg: 'N', help: 'tokens per decode run (default 16)' },
+    'tick-ms': { type: 'string', arg: 'T', help: 'stream, stream-ref:N: pushes paced T ms apart (a control tick)' },
     'no-cache': { type: 'boolean', help: 'frame and prefix caches off: the uncached baseline' },
+    'no-torch-peak': { type: 'boolean', help: 'skip the torch peaks (python3 with torch; VLAC_BENCH_PYTHON names the interpreter)' },
     out: { type: 'string', arg: 'DIR', help: 'write bench.json, a per-stage chart and a latency histogram (SVG and PNG)' },
-    compare: { type: 'boolean', help: 'compare two reports given as arguments: A.json B.json' },
     ...COMMON_FLAGS,
   },
   examples: [
     'vlac bench --random --scenario pair,decode --iterations 3',
     'vlac bench --model /models/VLAC --scenario vit-tile --scenario prefill:700 --out ./bench-report',
-    'vlac bench --compare before/bench.json after/bench.json',
+    'vlac bench --random --compare cpu,bf16,2 cpu,int8,2 --scenario vit-tile,prefill:700,decode,pair --out ./cmp',
+    'vlac bench --random --compare cpu,bf16,1 cpu,bf16,2 --scenario pair --seconds 30',
   ],
 };
 
-interface ScenarioReport {
-  p50_ms: number; p90_ms: number; p99_ms: number; max_ms: number; mean_ms: number; iterations: number; samples_ms?: number[];
-  stages_ms: { encode: number; prefill: number; decode: number };
-  gflops: number; gbs: number; floor_ms: number; ratio_to_floor: number; peak_fraction: number;
-  decode_images_ms?: number;
+interface Configuration {
+  label: string;
+  device: string;
+  weights: 'bf16' | 'int8';
+  threads?: number;
 }
-interface Report { peaks: { fp32_fma_gflops: number; memory_gbs: number }; threads: number; scenarios: Record<string, ScenarioReport> }
 
-function table(r: Report): string {
-  const rows = [['scenario', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'encode', 'prefill', 'decode', 'GFLOP/s', 'GB/s', 'floor ms', 'x floor']];
-  for (const [name, s] of Object.entries(r.scenarios)) {
-    rows.push([name, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms, s.stages_ms.encode, s.stages_ms.prefill, s.stages_ms.decode, s.gflops, s.gbs,
-      s.floor_ms, s.ratio_to_floor].map((v) => (typeof v === 'number' ? (v >= 100 ? v.toFixed(0) : v.toFixed(2)) : v)));
+/** "device,weights[,threads]" as the native parse_bench_config reads it (bench/benchmark.h). */
+export function parseConfiguration(text: string): Configuration {
+  const parts = text.split(',');
+  const form = `configuration '${text}': `;
+  if (parts.length < 2 || parts.length > 3) throw new VlacError('ERR_VLAC_BAD_ARGUMENT', `${form}write it device,weights[,threads], e.g. cpu,bf16,2 or cpu,int8`);
+  const [device, weights, threads] = parts;
+  if (/^cuda(:\d+)?$/.test(device)) {
+    throw new VlacError('ERR_VLAC_CUDA_UNAVAILABLE', `${form}device '${device}' was asked for, but this build of vlac-engine has no CUDA backend`);
   }
-  const w = rows[0].map((_, i) => Math.max(...rows.map((row) => String(row[i]).length)));
-  return [
-    `peaks measured in this run: ${r.peaks.fp32_fma_gflops.toFixed(1)} GFLOP/s fp32 FMA, ${r.peaks.memory_gbs.toFixed(1)} GB/s memory (${r.threads} threads)`,
-    ...rows.map((row) => row.map((c, i) => String(c).padStart(w[i])).join('  ')),
-  ].join('\n');
-}
-
-const esc = (t: string) => t.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
-
-/** Per-stage split of each scenario's mean, as stacked horizontal bars with the floor marked. */
-export function stagesSvg(r: Report): string {
-  const entries = Object.entries(r.scenarios);
-  const W = 900, rowH = 34, L = 160, R = 90, H = 90 + entries.length * rowH;
-  const max = Math.max(...entries.map(([, s]) => Math.max(s.mean_ms, s.floor_ms)), 1e-9);
-  const x = (v: number) => L + (v / max) * (W - L - R);
-  const colors = { encode: '#8e24aa', prefill: '#1e88e5', decode: '#43a047' } as const;
-  const rows = entries.map(([name, s], i) => {
-    const y = 50 + i * rowH;
-    let at = 0;
-    const parts = (['encode', 'prefill', 'decode'] as const).map((k) => {
-      const v = s.stages_ms[k];
-      const rect = `<rect x="${x(at)}" y="${y}" width="${Math.max(0, x(at + v) - x(at))}" height="20" fill="${colors[k]}"/>`;
-      at += v;
-      return rect;
-    }).join('');
-    return `<text x="${L - 8}" y="${y + 15}" text-anchor="end" font-size="12">${esc(name)}</text>${parts}` +
-      `<line x1="${x(s.floor_ms)}" x2="${x(s.floor_ms)}" y1="${y - 3}" y2="${y + 23}" stroke="#e53935" stroke-width="2" stroke-dasharray="3,2"/>` +
-      `<text x="${x(s.mean_ms) + 4}" y="${y + 15}" font-size="11">${s.mean_ms.toFixed(1)} ms</text>`;
-  }).join('');
-  const axisY = 50 + entries.length * rowH;
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<line x1="${x(f * max)}" x2="${x(f * max)}" y1="${axisY}" y2="${axisY + 5}" stroke="#333"/>` +
-    `<text x="${x(f * max)}" y="${axisY + 18}" text-anchor="middle" font-size="11">${(f * max).toFixed(f * max >= 100 ? 0 : 1)}</text>`).join('');
-  const legend = Object.entries(colors).map(([k, c], i) => `<rect x="${L + i * 110}" y="12" width="12" height="12" fill="${c}"/>` +
-    `<text x="${L + i * 110 + 16}" y="22" font-size="12">${k}</text>`).join('') +
-    `<line x1="${L + 330}" x2="${L + 350}" y1="18" y2="18" stroke="#e53935" stroke-width="2" stroke-dasharray="3,2"/><text x="${L + 354}" y="22" font-size="12">physical floor</text>`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>` +
-    `${legend}${rows}<line x1="${L}" x2="${W - R}" y1="${axisY}" y2="${axisY}" stroke="#333"/>${ticks}` +
-    `<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle" font-size="12">mean latency per stage (ms)</text></svg>`;
-}
-
-/** Latency histogram of every scenario's timed iterations, one panel per scenario. */
-export function histogramSvg(r: Report): string {
-  const entries = Object.entries(r.scenarios);
-  const PW = 420, PH = 200, cols = 2, W = cols * PW, H = Math.ceil(entries.length / cols) * PH + 10;
-  const panels = entries.map(([name, s], i) => {
-    const ox = (i % cols) * PW, oy = Math.floor(i / cols) * PH;
-    const samples = s.samples_ms ?? [s.p50_ms];
-    const lo = Math.min(...samples), hi = Math.max(...samples), bins = 12;
-    const width = (hi - lo) / bins || 1;
-    const counts = new Array(bins).fill(0);
-    for (const v of samples) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
-    const cmax = Math.max(...counts);
-    const L = 45, B = 40, T = 28, iw = PW - L - 15, ih = PH - T - B;
-    const bars = counts.map((c, b) => `<rect x="${ox + L + (b * iw) / bins + 1}" y="${oy + T + ih - (c / cmax) * ih}" width="${iw / bins - 2}" height="${(c / cmax) * ih}" fill="#1e88e5"/>`).join('');
-    return `<text x="${ox + PW / 2}" y="${oy + 18}" text-anchor="middle" font-size="13">${esc(name)} (${samples.length} runs)</text>${bars}` +
-      `<line x1="${ox + L}" x2="${ox + L + iw}" y1="${oy + T + ih}" y2="${oy + T + ih}" stroke="#333"/>` +
-      `<line x1="${ox + L}" x2="${ox + L}" y1="${oy + T}" y2="${oy + T + ih}" stroke="#333"/>` +
-      `<text x="${ox + L}" y="${oy + T + ih + 14}" font-size="11">${lo.toFixed(1)}</text>` +
-      `<text x="${ox + L + iw}" y="${oy + T + ih + 14}" text-anchor="end" font-size="11">${(lo + width * bins).toFixed(1)}</text>` +
-      `<text x="${ox + L + iw / 2}" y="${oy + T + ih + 30}" text-anchor="middle" font-size="11">latency (ms)</text>` +
-      `<text x="${ox + L - 6}" y="${oy + T + 8}" text-anchor="end" font-size="11">${cmax}</text>` +
-      `<text x="${ox + 12}" y="${oy + T + ih / 2}" font-size="11" transform="rotate(-90 ${ox + 12} ${oy + T + ih / 2})" text-anchor="middle">runs</text>`;
-  }).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${panels}</svg>`;
-}
-
-// Decoding and preprocessing two real frames, which the native pair scenario leaves out: Node's part.
-async function decodeImagesMs(iterations: number): Promise<number> {
-  const frames = await Promise.all([0, 1].map((k) => sharp({
-    create: { width: 640, height: 480, channels: 3, background: { r: 40 * k, g: 120, b: 200 } },
-  }).jpeg().toBuffer()));
-  const times: number[] = [];
-  for (let i = 0; i < Math.max(1, iterations); ++i) {
-    const t0 = performance.now();
-    await Promise.all(frames.map((f, k) => preprocessImage(f, {}, k)));
-    times.push(performance.now() - t0);
+  if (device !== 'cpu') throw new VlacError('ERR_VLAC_BAD_ARGUMENT', `${form}device must be cpu, cuda or cuda:N, got '${device}'`);
+  if (weights !== 'bf16' && weights !== 'int8') throw new VlacError('ERR_VLAC_BAD_ARGUMENT', `${form}weights must be bf16 or int8, got '${weights}'`);
+  if (threads !== undefined && !/^[1-9]\d{0,3}$/.test(threads)) {
+    throw new VlacError('ERR_VLAC_BAD_ARGUMENT', `${form}threads must be an integer >= 1, got '${threads}'`);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return { label: text, device, weights, ...(threads !== undefined ? { threads: Number(threads) } : {}) };
+}
+
+// Frames one call of a scenario decodes: the images of its prompts (as the native core resizes
+// them), one new frame per push for the streams.
+function framesPerCall(scenario: string): number {
+  const [name, arg] = scenario.split(':');
+  const n = arg === undefined ? undefined : Number(arg);
+  if (name === 'pair') return 2;
+  if (name === 'pair-ref') return 2 + (n ?? 6) + 1;
+  if (name === 'done') return 1;
+  if (name === 'trajectory') return 2 * (n ?? 10);
+  if (name === 'stream' || name === 'stream-ref') return 1;
+  return 0;
+}
+
+// Replies one call parses.
+function repliesPerCall(scenario: string): number {
+  const [name, arg] = scenario.split(':');
+  if (name === 'trajectory') return arg === undefined ? 10 : Number(arg);
+  return ['pair', 'pair-ref', 'done', 'stream', 'stream-ref'].includes(name) ? 1 : 0;
+}
+
+// Two real encoded camera frames (VGA, as the native core's resize uses): a PNG and a JPEG.
+async function encodedFrames(): Promise<Buffer[]> {
+  const w = 640, h = 480;
+  const raw = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < raw.length; ++i) raw[i] = ((i / 3) % w) * 255 / w / 2 + ((i * 2654435761) >>> 25);
+  const img = () => sharp(raw, { raw: { width: w, height: h, channels: 3 } });
+  return [await img().png().toBuffer(), await img().jpeg({ quality: 90 }).toBuffer()];
+}
+
+/**
+ * The front end's stages of each image scenario, measured here around the native run with the same
+ * iteration count: sharp decoding the scenario's frames to RGB (the native core resizes them) and
+ * the reply parse. Added to stages_ms; end_to_end_mean_ms is mean_ms plus both.
+ */
+async function addFrontEndStages(scenarios: Record<string, ScenarioFigures>, iterations: number): Promise<void> {
+  const frames = await encodedFrames();
+  for (const [name, s] of Object.entries(scenarios)) {
+    const nFrames = framesPerCall(name), nReplies = repliesPerCall(name);
+    if (nFrames === 0) continue;
+    let decode = 0, parseMs = 0;
+    for (let i = 0; i < iterations; ++i) {
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: nFrames }, (_, k) => sharp(frames[k % frames.length]).removeAlpha().raw().toBuffer()));
+      decode += performance.now() - t0;
+      const t1 = performance.now();
+      for (let r = 0; r < nReplies; ++r) parsePlain(`${-12.5 + i + r}`);
+      parseMs += performance.now() - t1;
+    }
+    s.stages_ms.image_decode = decode / iterations;
+    s.stages_ms.parse = parseMs / iterations;
+    s.end_to_end_mean_ms = s.mean_ms + s.stages_ms.image_decode + s.stages_ms.parse;
+  }
+}
+
+async function load(p: Parsed, dir: string, weights?: 'bf16' | 'int8', threads?: number): Promise<Vlac> {
+  const opts: LoadOptions = {};
+  const device = strFlag(p, 'device');
+  if (device) opts.device = device as LoadOptions['device'];
+  const w = weights ?? strFlag(p, 'weights');
+  if (w) opts.weights = w as LoadOptions['weights'];
+  const precision = strFlag(p, 'precision');
+  if (precision) opts.precision = precision as LoadOptions['precision'];
+  const t = threads ?? intFlag(p, 'threads');
+  if (t !== undefined) opts.threads = t;
+  return Vlac.load(dir, opts);
 }
 
 export async function run(argv: string[]): Promise<void> {
   const p = parse(spec, argv);
-  if (p.values.compare) {
-    if (p.positionals.length !== 2) throw new VlacError('ERR_VLAC_BAD_ARGUMENT', 'vlac bench --compare: give two report files A.json B.json');
-    const [a, b] = p.positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Report);
-    const lines = ['scenario              A p50 ms    B p50 ms    B/A'];
-    for (const name of Object.keys(a.scenarios)) {
-      const sb = b.scenarios[name];
-      if (!sb) continue;
-      const sa = a.scenarios[name];
-      lines.push(`${name.padEnd(20)} ${sa.p50_ms.toFixed(2).padStart(10)}  ${sb.p50_ms.toFixed(2).padStart(10)}  ${(sb.p50_ms / sa.p50_ms).toFixed(3).padStart(6)}`);
+  const compareA = strFlag(p, 'compare');
+  let configurations: Configuration[] | undefined;
+  if (compareA !== undefined) {
+    if (p.positionals.length !== 1) {
+      throw new VlacError('ERR_VLAC_BAD_ARGUMENT', 'vlac bench --compare A B: give two configurations device,weights[,threads], e.g. --compare cpu,bf16,2 cpu,int8,2');
     }
-    process.stdout.write(`${lines.join('\n')}\n`);
-    return;
+    if (strFlag(p, 'weights') !== undefined || strFlag(p, 'threads') !== undefined || strFlag(p, 'device') !== undefined) {
+      throw new VlacError('ERR_VLAC_BAD_ARGUMENT', 'vlac bench --compare A B: each configuration gives its device, weights and threads; drop --device/--weights/--threads');
+    }
+    configurations = [parseConfiguration(compareA), parseConfiguration(p.positionals[0])];
+  } else if (p.positionals.length) {
+    throw new VlacError('ERR_VLAC_BAD_ARGUMENT', `vlac bench: unexpected argument '${p.positionals[0]}' (see vlac bench --help)`);
   }
   const modelDir = strFlag(p, 'model') ?? (p.values.random ? await randomCheckpointDir('vlac-2b') : undefined);
   if (!modelDir) throw new VlacError('ERR_VLAC_BAD_ARGUMENT', 'vlac bench: give --model DIR or --random');
   if (p.values.random) note(`vlac bench: ${modelDir} holds RANDOM weights of the VLAC-2B shape: timings only, no meaningful replies`);
   const scenarios = listFlag(p, 'scenario');
-  const vlac = await loadModel(p, modelDir);
+  const iterations = intFlag(p, 'iterations', 5)!;
+  const seconds = numFlag(p, 'seconds');
+  const tickMs = numFlag(p, 'tick-ms');
+  const options: BenchmarkOptions = {
+    scenarios: scenarios.length ? scenarios : ['pair'],
+    warmup: intFlag(p, 'warmup', 1)!, iterations,
+    ...(p.values['no-cache'] ? { noCache: true } : {}),
+    ...(p.values['no-torch-peak'] ? { torchPeak: false } : {}),
+    ...(process.env.VLAC_BENCH_PYTHON ? { pythons: [process.env.VLAC_BENCH_PYTHON] } : {}),
+    ...(seconds !== undefined ? { seconds } : {}),
+    ...(tickMs !== undefined ? { tickMs } : {}),
+    ...(intFlag(p, 'reply-tokens') !== undefined ? { replyTokens: intFlag(p, 'reply-tokens') } : {}),
+    ...(intFlag(p, 'decode-tokens') !== undefined ? { decodeTokens: intFlag(p, 'decode-tokens') } : {}),
+  };
+  // One model per weights format: configurations that differ only in threads share it.
+  const models = new Map<string, Vlac>();
   try {
-    const iterations = intFlag(p, 'iterations', 5)!;
-    const report = await vlac.benchmark({
-      scenarios: scenarios.length ? scenarios : ['pair'],
-      warmup: intFlag(p, 'warmup', 1)!, iterations,
-      ...(p.values['no-cache'] ? { noCache: true } : {}),
-      ...(numFlag(p, 'seconds') !== undefined ? { seconds: numFlag(p, 'seconds') } : {}),
-      ...(intFlag(p, 'reply-tokens') !== undefined ? { replyTokens: intFlag(p, 'reply-tokens') } : {}),
-      ...(intFlag(p, 'decode-tokens') !== undefined ? { decodeTokens: intFlag(p, 'decode-tokens') } : {}),
-    }) as unknown as Report;
-    for (const [name, s] of Object.entries(report.scenarios)) {
-      if (name.startsWith('pair') || name === 'done') s.decode_images_ms = await decodeImagesMs(iterations);
+    let report: BenchReport;
+    if (configurations) {
+      const list: BenchmarkConfiguration[] = [];
+      for (const c of configurations) {
+        if (!models.has(c.weights)) models.set(c.weights, await load(p, modelDir, c.weights, c.threads));
+        list.push({ label: c.label, vlac: models.get(c.weights)!, ...(c.threads !== undefined ? { threads: c.threads } : {}) });
+      }
+      report = await list[0].vlac.benchmark(options, list) as unknown as BenchReport;
+    } else {
+      models.set('', await load(p, modelDir));
+      report = await models.get('')!.benchmark(options) as unknown as BenchReport;
+    }
+    report.versions.node = process.versions.node;
+    report.versions.sharp = (sharp.versions as { sharp?: string }).sharp ?? null;
+    report.binary.package_version = VERSION;
+    for (const c of report.configurations ?? [report]) {
+      await addFrontEndStages(c.scenarios!, Math.max(1, ...Object.values(c.scenarios!).map((s) => s.iterations)));
     }
     const out = strFlag(p, 'out');
     if (out) {
@@ -174,8 +198,10 @@ export async function run(argv: string[]): Promise<void> {
         writeFileSync(join(out, `${file}.png`), await svgToPng(svg));
       }
     }
-    print(p, report, () => table(report) + (out ? `\nwrote ${join(out, 'bench.json')}, stages.svg/png, histogram.svg/png` : ''));
+    const formatTable = (loadNative() as unknown as { formatBenchTable(report: string): string }).formatBenchTable;
+    print(p, report, () => formatTable(JSON.stringify(report)) +
+      (out ? `wrote ${join(out, 'bench.json')}, stages.svg/png, histogram.svg/png` : ''));
   } finally {
-    await vlac.dispose();
+    for (const v of models.values()) await v.dispose();
   }
 }
