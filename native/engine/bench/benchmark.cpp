@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <thread>
 
 #include "bench/machine.h"
 #include "bench/torch_peaks.h"
@@ -17,6 +18,7 @@
 #include "ops/ops.h"
 #include "runtime/cached_batch.h"
 #include "runtime/model.h"
+#include "runtime/prefetch.h"
 #include "runtime/sequence.h"
 
 namespace vlac {
@@ -166,6 +168,9 @@ struct Scenario {
   std::shared_ptr<std::vector<int32_t>> ids;
   std::shared_ptr<std::vector<uint8_t>> tiles;
   std::function<Sample(std::vector<float>* logits)> run;
+  // stream, stream-ref:N: the figures of each path (paced, back to back, uncached), graded at the
+  // run's peaks (compute GFLOP/s, memory GB/s); reported as the scenario's "stream".
+  std::function<json(double gflops, double gbs)> stream_figures;
 };
 
 GenerateOptions no_stop_greedy(int64_t tokens) {
@@ -308,48 +313,195 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
       return s;
     };
   } else if (name == "stream" || name == "stream-ref") {
-    // A control loop's pushes: each iteration scores (frame k-1, frame k) with the same N reference
-    // frames and frame 0, a new frame per push, through the model's caches (a fresh ModelCaches per
-    // scenario; the warmup pushes fill them) or, with no_cache, through the uncached path. `stream`
-    // is the same without reference (2 images per pair).
+    // A control loop's pushes through the same runtime path as criticStream: push k scores
+    // (frame k-1, frame k) with the same N reference frames and frame 0 through the model's caches
+    // (generate_batch), and after each push the next pair's prefix is prefilled in the background
+    // (prefetch_prefix). Each iteration times one push of each of two streams, each with caches of
+    // its own as two control loops would have: `paced`, whose next push comes o.tick_ms after the
+    // previous one started (0: as soon as the background prefill is done), and `back_to_back`,
+    // whose next push comes as soon as the previous one returned and so waits for that prefill;
+    // then one pair of fresh frames with the caches off, the pairCritic baseline (`uncached`). The
+    // headline figures are the paced pushes'; with no_cache only the uncached pairs run. Each
+    // stream's first push (frame 0, no pair) and the prefill of its shared prefix happen before its
+    // first timed push, as at the start of an episode. `stream` is the same without reference.
     const int64_t ref = name == "stream" ? 0 : has_arg ? arg : 6;
     const int64_t images = pair_prompt_images(ref), tokens = pair_prompt_tokens(ref, it);
     const int64_t reply = std::max(1, o.reply_tokens);
     if (tokens + reply > m.max_context()) fail(ErrorCode::ContextFull, "scenario '" + spec + "' needs maxContext >= " + std::to_string(tokens + reply));
-    auto ids = std::make_shared<std::vector<int32_t>>(synthetic_prompt(m, tokens, images));
+    // The VLAC pair prompt's shape where it matters here (anchors.md A.2): Image-2's rows and the 83
+    // tokens after them are the 339-token tail; 8 tokens lie between Image-1's rows and Image-2's
+    // (`</img>\nImage-2: <img>`); the rest of the text is spread before the earlier images.
+    constexpr int64_t kTailText = 83, kBetween = 8;
+    const SpecialTokens& sp = m.tokenizer().special();
+    const int64_t head_text = tokens - 1 - (images - 1) * (it + 2) - (kBetween - 2) - (it + 2) - (kTailText - 1);
+    if (head_text < images - 1) fail(ErrorCode::BadArgument, "scenario '" + spec + "': the pair prompt cannot hold its images");
+    std::vector<int32_t> prompt{sp.bos};
+    int64_t filler = 0;
+    auto text = [&](int64_t count) {
+      for (int64_t i = 0; i < count; ++i) prompt.push_back(static_cast<int32_t>(1000 + (filler++ * 7919) % 20000));
+    };
+    auto image = [&] {
+      prompt.push_back(sp.img);
+      prompt.insert(prompt.end(), static_cast<size_t>(it), sp.img_context);
+      prompt.push_back(sp.img_end);
+    };
+    for (int64_t k = 0; k < images - 1; ++k) {
+      text(head_text / (images - 1) + (k == 0 ? head_text % (images - 1) : 0));
+      image();
+    }
+    text(kBetween - 2);
+    image();
+    text(kTailText - 1);
+    auto ids = std::make_shared<std::vector<int32_t>>(std::move(prompt));
+    const int64_t n = static_cast<int64_t>(ids->size());
+    VLAC_CHECK(n == tokens, "stream prompt of " + std::to_string(n) + " tokens, not " + std::to_string(tokens));
+    // L: the start of the last image's rows (where the background prefill stops); B: of the one
+    // before (the end of the prefix every pair of the trajectory shares).
+    std::vector<int64_t> runs;
+    for (int64_t i = 0; i < n; ++i)
+      if ((*ids)[i] == m.image_context_id() && (i == 0 || (*ids)[i - 1] != m.image_context_id())) runs.push_back(i);
+    const double L = static_cast<double>(runs[runs.size() - 1]), B = static_cast<double>(runs[runs.size() - 2]);
     auto fixed = std::make_shared<std::vector<uint8_t>>(synthetic_tiles(images - 2, S));  // references and frame 0
-    auto caches = o.no_cache ? nullptr : std::make_shared<ModelCaches>();
-    // Steady state with the caches: the new frame through the ViT, the prompt after the shared
-    // prefix (the start of the first compared image's rows) prefilled.
-    int64_t shared = 0, runs = 0;
-    for (int64_t i = 0; i < static_cast<int64_t>(ids->size()); ++i)
-      if ((*ids)[i] == m.image_context_id() && (i == 0 || (*ids)[i - 1] != m.image_context_id()) && ++runs == images - 1) shared = i;
-    Work w = o.no_cache ? vit_work(c, images) : vit_work(c, 1);
-    w += o.no_cache ? prefill_work(c.llm, static_cast<double>(tokens), 0)
-                    : prefill_work(c.llm, static_cast<double>(tokens - shared), static_cast<double>(shared));
-    for (int64_t k = 1; k < reply; ++k) w += decode_work(c.llm, static_cast<double>(tokens + k));
-    sc.work = w;
+    Work decode;
+    for (int64_t k = 1; k < reply; ++k) decode += decode_work(c.llm, static_cast<double>(n + k));
+    Work uncached = vit_work(c, images), paced = vit_work(c, 1), background = prefill_work(c.llm, L - B, B);
+    uncached += prefill_work(c.llm, static_cast<double>(n), 0);
+    uncached += decode;
+    paced += prefill_work(c.llm, static_cast<double>(n) - L, L);
+    paced += decode;
+    Work back_to_back = paced;
+    back_to_back += background;
+    sc.work = o.no_cache ? uncached : paced;
     sc.ids = ids;
     sc.tiles = fixed;
-    auto push = std::make_shared<uint32_t>(0);
-    sc.run = [&m, ids, fixed, caches, push, reply, S](std::vector<float>*) {
-      std::vector<uint8_t> tiles = *fixed;
-      for (uint32_t f : {*push, *push + 1}) {
-        const std::vector<uint8_t> frame = synthetic_tiles(1, S, 777 + f);
-        tiles.insert(tiles.end(), frame.begin(), frame.end());
+
+    struct Stream {
+      std::unique_ptr<ModelCaches> caches;
+      uint32_t seed = 0;     // frame k >= 1 (and frame 0 without reference) is synthetic_tiles(1, S, seed + k)
+      int64_t pushed = 0;    // frames pushed
+      std::vector<double> latency_ms, background_ms;
+    };
+    struct State {
+      Stream paced, back_to_back, uncached;
+    };
+    auto state = std::make_shared<State>();
+    state->paced.seed = 1000;
+    state->back_to_back.seed = 2000;
+    state->uncached.seed = 3000;
+    const bool with_start = ref > 0;
+    auto frame = [fixed, S, with_start](const Stream& s, int64_t k) {
+      if (k == 0 && with_start) return std::vector<uint8_t>(fixed->end() - 3 * S * S, fixed->end());
+      return synthetic_tiles(1, S, s.seed + static_cast<uint32_t>(k));
+    };
+    // The tiles of pair (k-1, k), or with last_unknown those of the pair (k, k+1) but its last.
+    auto pair_tiles = [fixed, frame](const Stream& s, int64_t k, bool last_unknown) {
+      std::vector<uint8_t> t = *fixed;
+      for (int64_t f : last_unknown ? std::vector<int64_t>{k} : std::vector<int64_t>{k - 1, k}) {
+        const std::vector<uint8_t> px = frame(s, f);
+        t.insert(t.end(), px.begin(), px.end());
       }
-      ++*push;
-      const int64_t n_tiles = static_cast<int64_t>(tiles.size() / (3 * S * S));
-      BatchStats stats;
+      return t;
+    };
+    auto prefetch = [&m, ids, n, pair_tiles, S](Stream& s) {
+      const std::vector<uint8_t> t = pair_tiles(s, s.pushed - 1, true);
       auto t0 = Clock::now();
-      generate_batch(m, {{ids->data(), static_cast<int64_t>(ids->size()), tiles.data(), n_tiles}}, no_stop_greedy(reply),
-                     caches.get(), &stats);
-      Sample s;
-      s.total_ms = ms_since(t0);
-      s.encode_ms = stats.encode_ms;
-      s.prefill_ms = stats.prefill_ms;
-      s.decode_ms = stats.decode_ms;
-      return s;
+      prefetch_prefix(m, ids->data(), n, t.data(), static_cast<int64_t>(t.size() / (3 * S * S)), s.caches.get());
+      s.background_ms.push_back(ms_since(t0));
+    };
+    auto push = [&m, ids, n, pair_tiles, S, reply](Stream& s, Sample* out) {
+      const std::vector<uint8_t> t = pair_tiles(s, s.pushed, false);
+      BatchStats stats;
+      generate_batch(m, {{ids->data(), n, t.data(), static_cast<int64_t>(t.size() / (3 * S * S))}}, no_stop_greedy(reply),
+                     s.caches.get(), &stats);
+      ++s.pushed;
+      if (out) {
+        out->encode_ms = stats.encode_ms;
+        out->prefill_ms = stats.prefill_ms;
+        out->decode_ms = stats.decode_ms;
+      }
+    };
+    auto start = [prefetch](Stream& s) {
+      s.caches = std::make_unique<ModelCaches>();
+      s.pushed = 1;  // frame 0: no pair to score
+      prefetch(s);
+      s.background_ms.clear();
+    };
+    const double tick_ms = o.tick_ms;
+    const bool no_cache = o.no_cache;
+    sc.run = [state, prefetch, push, start, tick_ms, no_cache](std::vector<float>*) {
+      Sample headline;
+      if (!no_cache) {
+        // Paced: this step begins as the previous push returns; its background prefill runs while
+        // the loop waits for the next tick, and the push waits for what is left of it.
+        Stream& p = state->paced;
+        if (!p.caches) start(p);
+        std::exception_ptr failed;
+        std::thread background([&] {
+          try {
+            prefetch(p);
+          } catch (...) {
+            failed = std::current_exception();
+          }
+        });
+        // The tick counts from when the previous push was made, its latency ago.
+        const double since_previous = p.latency_ms.empty() ? 0 : p.latency_ms.back();
+        const auto begun = Clock::now();
+        if (tick_ms <= 0) background.join();
+        else std::this_thread::sleep_until(begun + std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, tick_ms - since_previous) * 1000)));
+        auto t0 = Clock::now();
+        if (background.joinable()) background.join();
+        if (failed) std::rethrow_exception(failed);
+        push(p, &headline);
+        headline.total_ms = ms_since(t0);
+        p.latency_ms.push_back(headline.total_ms);
+
+        // Back to back: the push arrives as the previous one returns and waits for its prefill.
+        Stream& b = state->back_to_back;
+        if (!b.caches) start(b);
+        t0 = Clock::now();
+        prefetch(b);
+        push(b, nullptr);
+        b.latency_ms.push_back(ms_since(t0));
+      }
+      Stream& u = state->uncached;
+      if (u.pushed == 0) u.pushed = 1;
+      Sample baseline;
+      auto t0 = Clock::now();
+      push(u, &baseline);
+      baseline.total_ms = ms_since(t0);
+      u.latency_ms.push_back(baseline.total_ms);
+      return no_cache ? baseline : headline;
+    };
+    // The figures of each path over the timed pushes (the warmup's are dropped: the first ones).
+    const int warmup = std::max(0, o.warmup);
+    sc.stream_figures = [state, warmup, uncached, paced, back_to_back, background, tick_ms, no_cache](double gflops, double gbs) {
+      auto floor_of = [&](const Work& w) { return std::max(w.flop / (gflops * 1e9), w.bytes / (gbs * 1e9)) * 1e3; };
+      auto timed = [&](const std::vector<double>& all) {
+        return std::vector<double>(all.begin() + std::min<size_t>(all.size(), static_cast<size_t>(warmup)), all.end());
+      };
+      auto figures = [&](const std::vector<double>& all, const Work& w) {
+        const std::vector<double> v = timed(all);
+        if (v.empty()) return json(nullptr);
+        const double p50 = percentile(v, 0.5), floor_ms = floor_of(w);
+        return json{{"pushes", v.size()},        {"p50_ms", p50},
+                    {"p99_ms", percentile(v, 0.99)}, {"max_ms", *std::max_element(v.begin(), v.end())},
+                    {"samples_ms", v},           {"floor_ms", floor_ms},
+                    {"ratio_to_floor", p50 / floor_ms}};
+      };
+      json out = {{"tick_ms", tick_ms},
+                  {"uncached", figures(state->uncached.latency_ms, uncached)}};
+      if (no_cache) return out;
+      out["paced"] = figures(state->paced.latency_ms, paced);
+      out["back_to_back"] = figures(state->back_to_back.latency_ms, back_to_back);
+      out["background_prefill"] = figures(state->paced.background_ms, background);
+      // uncached / streamed, measured and at the floors: what the cache gains, and what it could.
+      auto speedup = [&](const char* mode, const Work& w) {
+        if (out[mode].is_null() || out["uncached"].is_null()) return json(nullptr);
+        return json{{"measured", out["uncached"]["p50_ms"].get<double>() / out[mode]["p50_ms"].get<double>()},
+                    {"at_floor", floor_of(uncached) / floor_of(w)}};
+      };
+      out["speedup"] = {{"paced", speedup("paced", paced)}, {"back_to_back", speedup("back_to_back", back_to_back)}};
+      return out;
     };
   } else {
     fail(ErrorCode::BadArgument, "unknown scenario '" + spec +
@@ -521,6 +673,7 @@ json scenario_figures(const Scenario& sc, const Record& rec, const Peaks& peaks,
             {"ratio_to_floor", p50 / floor_ms},
             {"peak_fraction", sc.work.flop / (p50 * 1e6) / peaks.compute_gflops},
             {"bandwidth_fraction", sc.work.bytes / (p50 * 1e6) / peaks.memory_gbs}};
+  if (sc.stream_figures) r["stream"] = sc.stream_figures(peaks.compute_gflops, peaks.memory_gbs);
   if (!o.logits_dir.empty()) {
     std::string safe = file_prefix + sc.name;
     std::replace(safe.begin(), safe.end(), ':', '-');
