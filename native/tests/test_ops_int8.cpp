@@ -76,6 +76,17 @@ QuantizedWeight random_weight(int64_t N, int64_t K, uint64_t seed) {
   return QuantizedWeight(q.data(), s.data(), N, K);
 }
 
+// A weight with outlier columns (every 9th column up to 4 of them) and their fp32 weights.
+QuantizedWeight random_weight_with_outliers(int64_t N, int64_t K, uint64_t seed) {
+  auto q = random_codes(N * K, seed);
+  std::vector<float> s = random_floats(N, seed + 1, 1e-3f, 2e-2f);
+  std::vector<int32_t> cols;
+  for (int64_t k = 2; k < K && cols.size() < 4; k += 9) cols.push_back(static_cast<int32_t>(k));
+  for (int32_t k : cols)
+    for (int64_t n = 0; n < N; ++n) q[n * K + k] = 0;
+  return QuantizedWeight(q.data(), s.data(), N, K, cols, random_floats(cols.size() * N, seed + 2, -3.0f, 3.0f));
+}
+
 // Activation codes of a kernel set (its offset) from int8 codes p, padded with the code of 0.
 std::vector<uint8_t> encode(const std::vector<int8_t>& p, int64_t M, int64_t K, int64_t ldq, int offset) {
   std::vector<uint8_t> out(M * ldq, static_cast<uint8_t>(offset));
@@ -115,30 +126,59 @@ TEST_CASE("weight quantization: half a step at most, absmax at ±127, zero rows 
   const int64_t N = 37, K = 70;
   auto w = random_floats(N * K, 5, -0.3f, 0.3f);
   for (int64_t k = 0; k < K; ++k) w[4 * K + k] = 0.0f;  // an all-zero row
-  w[9 * K + 3] = 50.0f;                                 // an outlier
+  w[9 * K + 3] = 50.0f;                                 // one large weight makes column 3 an outlier column
   const QuantizedWeight qw = quantize_weight_f32(w.data(), N, K);
+  REQUIRE(qw.outlier_columns() == std::vector<int32_t>{3});
   const std::vector<int8_t> q = qw.rows();
   for (int64_t n = 0; n < N; ++n) {
     const float s = qw.scales()[n];
     int amax = 0;
+    CHECK(q[n * K + 3] == 0);
+    CHECK(qw.outlier_weights()[n] == w[n * K + 3]);  // kept exactly
     for (int64_t k = 0; k < K; ++k) {
+      if (k == 3) continue;
       amax = std::max(amax, std::abs(int(q[n * K + k])));
       if (s > 0) CHECK(std::fabs(w[n * K + k] / s - q[n * K + k]) <= 0.5f + 1e-4f);
     }
     CHECK(amax == (n == 4 ? 0 : 127));
   }
   CHECK(qw.scales()[4] == 0.0f);
-  const QuantizedWeight again(q.data(), qw.scales().data(), N, K);
+  const QuantizedWeight again(q.data(), qw.scales().data(), N, K, qw.outlier_columns(), qw.outlier_weights());
   CHECK(again.rows() == q);
   const Int8Weight v = again.view();
+  CHECK(v.n_outliers == 1);
   for (int64_t n = 0; n < N; ++n) {
     int32_t sum = 0;
     for (int64_t k = 0; k < K; ++k) sum += q[n * K + k];
     CHECK(v.col_sum[n] == sum);
   }
+  std::vector<int8_t> nonzero = q;
+  nonzero[3] = 1;  // a code in an outlier column
+  CHECK_THROWS_AS(QuantizedWeight(nonzero.data(), qw.scales().data(), N, K, qw.outlier_columns(), qw.outlier_weights()),
+                  Error);
   const int8_t bad[2] = {-128, 0};
   const float one = 1.0f;
   CHECK_THROWS_AS(QuantizedWeight(bad, &one, 1, 2), Error);
+}
+
+TEST_CASE("outlier input columns: above 6x the median column maximum, the largest first up to the cap, none in random weights") {
+  std::vector<float> col(100, 1.0f);
+  col[7] = 6.0f;    // exactly at the ratio: not an outlier
+  col[20] = 6.5f;
+  col[3] = 40.0f;
+  CHECK(select_outlier_columns(col.data(), 100) == std::vector<int32_t>{3, 20});
+  for (int k = 50; k < 60; ++k) col[k] = 10.0f + k;  // more candidates than the cap (4 for K = 100)
+  CHECK(max_outlier_columns(100) == 4);
+  CHECK(select_outlier_columns(col.data(), 100) == std::vector<int32_t>{56, 57, 58, 59});
+  CHECK(max_outlier_columns(4096) == 128);
+  std::vector<float> zeros(64, 0.0f);
+  zeros[5] = 1.0f;  // the median column is 0: nothing to protect
+  CHECK(select_outlier_columns(zeros.data(), 64).empty());
+  // weights without outliers (uniform, as random checkpoints draw them) keep every column int8
+  for (const int64_t K : {int64_t(32), int64_t(1000)}) {
+    const auto w = random_floats(64 * K, K, -0.1f, 0.1f);
+    CHECK(quantize_weight_f32(w.data(), 64, K).outlier_columns().empty());
+  }
 }
 
 TEST_CASE("activation codes and scales are identical to the reference in every set, ties rounding to even") {
@@ -156,8 +196,8 @@ TEST_CASE("activation codes and scales are identical to the reference in every s
         const int64_t ldq = (K + 3) / 4 * 4;
         std::vector<uint8_t> want(M * ldq), got(M * ldq);
         std::vector<float> ws(M), gs(M);
-        reference_int8_kernels().quantize_rows(x.data(), M, K, ldq, want.data(), ws.data());
-        set->quantize_rows(x.data(), M, K, ldq, got.data(), gs.data());
+        reference_int8_kernels().quantize_rows(x.data(), M, K, nullptr, 0, ldq, want.data(), ws.data());
+        set->quantize_rows(x.data(), M, K, nullptr, 0, ldq, got.data(), gs.data());
         int64_t wrong = 0;
         for (int64_t i = 0; i < M * ldq; ++i) wrong += int(int8_t(want[i])) != decode(got[i], set->offset);
         INFO(std::string(set->name) << " M=" << M << " K=" << K);
@@ -208,7 +248,7 @@ TEST_CASE("int8 GEMM sums stay exact at the extremes: every code ±127 at the LL
   }
 }
 
-TEST_CASE("W8A8 linear output is bit-identical to the reference, with and without bias, any thread count") {
+TEST_CASE("W8A8 linear output (outlier columns included) is bit-identical to the reference, with and without bias, any thread count") {
   for (int threads : {1, 3, 2}) {
     set_num_threads(threads);
     for (const Int8Kernels* set : fast_sets()) {
@@ -216,19 +256,26 @@ TEST_CASE("W8A8 linear output is bit-identical to the reference, with and withou
       for (int64_t M : {1, 6, 13, 70})
         for (int64_t K : {5, 64, 1000})
           for (int64_t N : {7, 65, 100}) {
-            const QuantizedWeight qw = random_weight(N, K, ++seed);
-            const auto x = random_floats(M * K, seed + 3);
+            const bool outliers = K > 5 && (M + K) % 2 == 1;
+            const QuantizedWeight qw = outliers ? random_weight_with_outliers(N, K, ++seed) : random_weight(N, K, ++seed);
+            const Int8Weight v = qw.view();
+            auto x = random_floats(M * K, seed + 3);
+            if (outliers)  // large activations in the outlier channels stay out of the scale
+              for (int64_t m = 0; m < M; ++m) x[m * K + v.outlier_columns[0]] = 300.0f;
             const auto b = random_floats(N, seed + 4);
             const bool with_bias = (M + N) % 2 == 0;
             const int64_t ldq = (K + 3) / 4 * 4;
             std::vector<uint8_t> rc(M * ldq), gc(M * ldq);
             std::vector<float> rs(M), gs(M), want(M * N), got(M * N);
-            reference_int8_kernels().quantize_rows(x.data(), M, K, ldq, rc.data(), rs.data());
-            reference_int8_kernels().gemm_f32(rc.data(), M, ldq, rs.data(), qw.view(), with_bias ? b.data() : nullptr,
-                                              want.data());
-            set->quantize_rows(x.data(), M, K, ldq, gc.data(), gs.data());
-            set->gemm_f32(gc.data(), M, ldq, gs.data(), qw.view(), with_bias ? b.data() : nullptr, got.data());
-            INFO(std::string(set->name) << " " << shape(M, K, N) << " threads=" << threads);
+            const Int8Kernels& ref = reference_int8_kernels();
+            ref.quantize_rows(x.data(), M, K, v.outlier_columns, v.n_outliers, ldq, rc.data(), rs.data());
+            ref.gemm_f32(rc.data(), M, ldq, rs.data(), v, with_bias ? b.data() : nullptr, want.data());
+            ref.add_outliers(x.data(), M, v, want.data());
+            set->quantize_rows(x.data(), M, K, v.outlier_columns, v.n_outliers, ldq, gc.data(), gs.data());
+            set->gemm_f32(gc.data(), M, ldq, gs.data(), v, with_bias ? b.data() : nullptr, got.data());
+            set->add_outliers(x.data(), M, v, got.data());
+            if (outliers) CHECK(rs[0] < 1.0f / 127.0f + 1e-6f);  // the scale of |x| <= 1, not of 300
+            INFO(std::string(set->name) << " " << shape(M, K, N) << " threads=" << threads << " outliers=" << outliers);
             CHECK(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0);
           }
     }
@@ -236,13 +283,14 @@ TEST_CASE("W8A8 linear output is bit-identical to the reference, with and withou
   set_num_threads(physical_core_count());
 }
 
-TEST_CASE("W8A16 linear matches its reference within fp32 summation-order rounding") {
+TEST_CASE("W8A16 linear (outlier columns included) matches its reference within fp32 summation-order rounding") {
   for (const Int8Kernels* set : fast_sets()) {
     uint64_t seed = 900;
     for (int64_t M : {1, 2, 3, 4, 5})
       for (int64_t K : kKs)
         for (int64_t N : kNs) {
-          const QuantizedWeight qw = random_weight(N, K, ++seed);
+          const bool outliers = K > 5 && (M + N) % 2 == 1;
+          const QuantizedWeight qw = outliers ? random_weight_with_outliers(N, K, ++seed) : random_weight(N, K, ++seed);
           const Int8Weight v = qw.view();
           const std::vector<int8_t> q = qw.rows();
           const auto x = random_floats(M * K, seed + 3);
@@ -250,14 +298,19 @@ TEST_CASE("W8A16 linear matches its reference within fp32 summation-order roundi
           const float* bias = (K + N) % 2 ? b.data() : nullptr;
           std::vector<float> want(M * N), got(M * N, std::nanf(""));
           reference_int8_kernels().linear_w8a16(x.data(), M, v, bias, want.data());
+          reference_int8_kernels().add_outliers(x.data(), M, v, want.data());
           set->linear_w8a16(x.data(), M, v, bias, got.data());
+          set->add_outliers(x.data(), M, v, got.data());
           double worst = 0;
           for (int64_t m = 0; m < M; ++m)
             for (int64_t n = 0; n < N; ++n) {
               double mag = bias ? std::fabs(bias[n]) : 0.0;
               for (int64_t k = 0; k < K; ++k) mag += std::fabs(x[m * K + k] * v.scale[n] * q[n * K + k]);
+              for (int64_t j = 0; j < v.n_outliers; ++j)
+                mag += std::fabs(x[m * K + v.outlier_columns[j]] * v.outlier_weights[j * N + n]);
               const double d = std::fabs(double(got[m * N + n]) - want[m * N + n]);
-              worst = std::max(worst, std::isnan(d) ? 1e30 : d / ((2.0 * K + 4) * kU * mag + 1e-37));
+              // the outlier fmas run in the same order in both: (2 (K + n_outliers) + 4) u covers them
+              worst = std::max(worst, std::isnan(d) ? 1e30 : d / ((2.0 * (K + v.n_outliers) + 4) * kU * mag + 1e-37));
             }
           INFO(std::string(set->name) << " " << shape(M, K, N) << " worst error / bound " << worst);
           CHECK(worst <= 1.0);
@@ -265,22 +318,35 @@ TEST_CASE("W8A16 linear matches its reference within fp32 summation-order roundi
   }
 }
 
-// The derivation is at the top of this file.
-TEST_CASE("quantized products stay within the quantization-step bound of the float product") {
-  struct Shape { int64_t M, K, N; };
-  for (const Shape s : {Shape{5, 1000, 70}, Shape{17, 2048, 64}, Shape{3, 4096, 33}}) {
-    const auto w = random_floats(s.N * s.K, s.K, -0.05f, 0.05f);
+// The derivation is at the top of this file; with outlier columns O the sums run over k not in O
+// (those columns are exact fp32 products) and t_m is the largest |x| outside O.
+TEST_CASE("quantized products stay within the quantization-step bound of the float product, outlier columns too") {
+  struct Shape { int64_t M, K, N; float weight_outliers; int64_t x_outlier_channel; };
+  // x_outlier_channel: a channel of x at 40 (20x the rest) in every row; -1: a different one per row;
+  // -2: none
+  const Shape shapes[] = {{5, 1000, 70, 0, -1}, {17, 2048, 64, 0, -1}, {3, 4096, 33, 0, -1}, {9, 1024, 48, 0, -2},
+                          {9, 1024, 48, 50, -1}, {9, 1024, 48, 50, 17}, {9, 1024, 48, 20, 100}};
+  for (const Shape s : shapes) {
+    auto w = random_floats(s.N * s.K, s.K, -0.05f, 0.05f);
+    if (s.weight_outliers > 0)
+      for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t k : {5, 17, 40}) w[n * s.K + k] *= s.weight_outliers;
     auto x = random_floats(s.M * s.K, s.K + 1, -2.0f, 2.0f);
-    for (int64_t m = 0; m < s.M; ++m) x[m * s.K + (m * 37) % s.K] = 40.0f;  // an activation outlier per row
+    for (int64_t m = 0; m < s.M && s.x_outlier_channel > -2; ++m)
+      x[m * s.K + (s.x_outlier_channel >= 0 ? s.x_outlier_channel : (m * 37) % s.K)] = 40.0f;
     const auto b = random_floats(s.N, 3);
     const QuantizedWeight qw = quantize_weight_f32(w.data(), s.N, s.K);
+    CHECK(qw.outlier_columns().size() == (s.weight_outliers > 0 ? 3u : 0u));
+    std::vector<char> in_o(s.K, 0);
+    for (int32_t k : qw.outlier_columns()) in_o[k] = 1;
     std::vector<float> y8a16(s.M * s.N), y8a8(s.M * s.N);
     linear_w8a16(x.data(), s.M, qw.view(), b.data(), y8a16.data());
     linear_w8a8(x.data(), s.M, qw.view(), b.data(), y8a8.data());
     double worst16 = 0, worst8 = 0, rms16 = 0, rms8 = 0, rms_bound16 = 0, rms_bound8 = 0;
     for (int64_t m = 0; m < s.M; ++m) {
       float amax = 0;
-      for (int64_t k = 0; k < s.K; ++k) amax = std::max(amax, std::fabs(x[m * s.K + k]));
+      for (int64_t k = 0; k < s.K; ++k)
+        if (!in_o[k]) amax = std::max(amax, std::fabs(x[m * s.K + k]));
       const double t = amax / 127.0;
       for (int64_t n = 0; n < s.N; ++n) {
         const double sn = qw.scales()[n];
@@ -288,10 +354,11 @@ TEST_CASE("quantized products stay within the quantization-step bound of the flo
         for (int64_t k = 0; k < s.K; ++k) {
           const double xv = x[m * s.K + k], wv = w[n * s.K + k];
           exact += xv * wv;
+          mag += std::fabs(xv * wv);
+          if (in_o[k]) continue;
           sum_x += std::fabs(xv);
           sum_xhat += std::fabs(std::nearbyint(xv / t)) * t;
           sum_w += std::fabs(wv);
-          mag += std::fabs(xv * wv);
         }
         const double b16 = sn / 2 * sum_x + (2.0 * s.K + 8) * kU * (mag + sn / 2 * sum_x);
         const double b8 = sn / 2 * sum_xhat + t / 2 * sum_w + (2.0 * s.K + 8) * kU * (mag + sn / 2 * sum_xhat + t / 2 * sum_w);
@@ -304,9 +371,11 @@ TEST_CASE("quantized products stay within the quantization-step bound of the flo
         rms_bound8 += b8 * b8;
       }
     }
-    MESSAGE(shape(s.M, s.K, s.N) << ": worst error / bound W8A16 " << worst16 << ", W8A8 " << worst8
-                                 << "; rms error / rms bound W8A16 " << std::sqrt(rms16 / rms_bound16) << ", W8A8 "
-                                 << std::sqrt(rms8 / rms_bound8));
+    MESSAGE(shape(s.M, s.K, s.N) << " weight outliers x" << s.weight_outliers << " x outlier channel "
+                                 << s.x_outlier_channel << ": worst error / bound W8A16 " << worst16 << ", W8A8 "
+                                 << worst8 << "; rms error / rms bound W8A16 " << std::sqrt(rms16 / rms_bound16)
+                                 << ", W8A8 " << std::sqrt(rms8 / rms_bound8) << "; rms error W8A8 / W8A16 "
+                                 << std::sqrt(rms8 / rms16));
     CHECK(worst16 <= 1.0);
     CHECK(worst8 <= 1.0);
   }

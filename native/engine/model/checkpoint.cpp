@@ -19,6 +19,8 @@ struct Checkpoint::Entry {
   std::vector<uint16_t> owned_bf16;  // F16/F32 converted, or an unaligned BF16 span copied
   const int8_t* int8 = nullptr;      // an I8 Linear (pre-quantized checkpoint)
   std::vector<float> int8_scale;     // its "<name>.scale", copied (the span may be unaligned)
+  std::vector<int32_t> outlier_columns;  // its "<name>.outlier_columns" and "<name>.outlier_weights"
+  std::vector<float> outlier_weights;    // (copied; empty when it has none)
   std::once_flag f32_once;
   std::vector<float> f32;
 };
@@ -176,9 +178,10 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
       const std::string quantization = ck->files_[it->second.first]->metadata().count("vlac_quantization")
                                            ? ck->files_[it->second.first]->metadata().at("vlac_quantization")
                                            : "";
-      if (quantization != kInt8Quantization)
+      if (quantization != kInt8Quantization && quantization != kInt8QuantizationV1)
         fail(ErrorCode::BadWeights, file + ": tensor '" + kv.first + "' is I8 but the file's __metadata__ has no " +
-                                        "\"vlac_quantization\": \"" + kInt8Quantization + "\"");
+                                        "\"vlac_quantization\": \"" + kInt8Quantization + "\" (or \"" +
+                                        kInt8QuantizationV1 + "\")");
       const std::string scale_name = kv.first + ".scale";
       auto s = all.find(scale_name);
       if (s == all.end())
@@ -195,7 +198,38 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
       for (int64_t i = 0; i < view.numel(); ++i)
         if (e->int8[i] == -128)
           fail(ErrorCode::BadWeights, file + ": tensor '" + kv.first + "' holds the code -128 (the scheme is symmetric)");
-      ck->quantization_ = kInt8Quantization;
+      // v2: optional outlier input columns, I32 [n] ascending below K, with F32 [n, N] weights and zero codes
+      const std::string cols_name = kv.first + ".outlier_columns", ow_name = kv.first + ".outlier_weights";
+      auto oc = all.find(cols_name), ow = all.find(ow_name);
+      if ((oc == all.end()) != (ow == all.end()))
+        fail(ErrorCode::MissingTensor, dir + ": the I8 tensor '" + kv.first + "' has only one of '" + cols_name +
+                                           "' and '" + ow_name + "'");
+      if (oc != all.end()) {
+        const TensorView& cv = oc->second.second;
+        const TensorView& wv = ow->second.second;
+        const int64_t n_out = cv.shape.size() == 1 ? cv.shape[0] : -1;
+        if (cv.dtype != DType::I32 || n_out < 0 || wv.dtype != DType::F32 ||
+            wv.shape != std::vector<int64_t>{n_out, kv.second[0]})
+          fail(ErrorCode::TensorShape, file + ": '" + cols_name + "' must be I32 [n] and '" + ow_name + "' F32 [n, " +
+                                           std::to_string(kv.second[0]) + "]");
+        e->outlier_columns.resize(static_cast<size_t>(n_out));
+        std::memcpy(e->outlier_columns.data(), cv.data, cv.nbytes);
+        e->outlier_weights.resize(static_cast<size_t>(n_out * kv.second[0]));
+        std::memcpy(e->outlier_weights.data(), wv.data, wv.nbytes);
+        for (int64_t j = 0; j < n_out; ++j) {
+          const int32_t k = e->outlier_columns[j];
+          if (k < 0 || k >= kv.second[1] || (j > 0 && k <= e->outlier_columns[j - 1]))
+            fail(ErrorCode::BadWeights, file + ": '" + cols_name + "' must be ascending columns below " +
+                                            std::to_string(kv.second[1]));
+          for (int64_t n = 0; n < kv.second[0]; ++n)
+            if (e->int8[n * kv.second[1] + k] != 0)
+              fail(ErrorCode::BadWeights, file + ": tensor '" + kv.first + "' has nonzero codes in outlier column " +
+                                              std::to_string(k));
+        }
+        scales_used.insert(cols_name);
+        scales_used.insert(ow_name);
+      }
+      ck->quantization_ = quantization;
       stored.insert("int8");
       scales_used.insert(scale_name);
       ck->tensors_.emplace(kv.first, std::move(e));
@@ -273,6 +307,16 @@ const float* Checkpoint::int8_scale(const std::string& name) const {
   return tensors_.find(name)->second->int8_scale.data();
 }
 
+const std::vector<int32_t>& Checkpoint::int8_outlier_columns(const std::string& name) const {
+  VLAC_CHECK(is_int8(name), "tensor '" + name + "' is not stored int8");
+  return tensors_.find(name)->second->outlier_columns;
+}
+
+const std::vector<float>& Checkpoint::int8_outlier_weights(const std::string& name) const {
+  VLAC_CHECK(is_int8(name), "tensor '" + name + "' is not stored int8");
+  return tensors_.find(name)->second->outlier_weights;
+}
+
 const float* Checkpoint::f32(const std::string& name) const {
   auto it = tensors_.find(name);
   VLAC_CHECK(it != tensors_.end(), "tensor '" + name + "' was not loaded");
@@ -304,7 +348,9 @@ uint64_t Checkpoint::non_linear_weight_bytes() const {
 uint64_t Checkpoint::weight_bytes() const {
   uint64_t total = 0;
   for (const auto& kv : tensors_)
-    total += kv.second->int8 ? static_cast<uint64_t>(kv.second->view.numel()) + kv.second->int8_scale.size() * 4
+    total += kv.second->int8 ? static_cast<uint64_t>(kv.second->view.numel()) +
+                                   (kv.second->int8_scale.size() + kv.second->outlier_columns.size() +
+                                    kv.second->outlier_weights.size()) * 4
                              : static_cast<uint64_t>(kv.second->view.numel()) * 2;
   return total;
 }

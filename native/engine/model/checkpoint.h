@@ -33,16 +33,20 @@ class Checkpoint {
   bool has(const std::string& name) const;
 
   // Pre-quantized checkpoints (docs/int8.md): a Linear weight stored as I8 [N, K] row-major codes
-  // with an F32 [N] "<name>.scale", in a file whose __metadata__ has "vlac_quantization":
-  // "int8-per-channel-v1". bf16()/f32() of such a tensor are an internal error.
+  // with an F32 [N] "<name>.scale" and, when it has outlier input columns, "<name>.outlier_columns"
+  // (I32 [n]) and "<name>.outlier_weights" (F32 [n, N]), in a file whose __metadata__ has
+  // "vlac_quantization": kInt8Quantization (or kInt8QuantizationV1, which has no outlier columns).
+  // bf16()/f32() of such a tensor are an internal error.
   bool is_int8(const std::string& name) const;
   const int8_t* int8(const std::string& name) const;
   const float* int8_scale(const std::string& name) const;
+  const std::vector<int32_t>& int8_outlier_columns(const std::string& name) const;  // empty: none
+  const std::vector<float>& int8_outlier_weights(const std::string& name) const;
   // Drops the resident pages of a tensor's mapped data once the caller holds its own copy (a
   // quantized or repacked Linear): they are read back from the file if the tensor is read again.
   // Only whole pages inside the tensor's span are dropped. Owned (converted) tensors are untouched.
   void release_pages(const std::string& name) const;
-  // "int8-per-channel-v1" when the checkpoint holds I8 Linears, else "".
+  // The file's "vlac_quantization" when the checkpoint holds I8 Linears, else "".
   const std::string& quantization() const { return quantization_; }
 
   std::string stored_dtype() const { return stored_dtype_; }  // "bf16" | "f16" | "f32" | "mixed"
@@ -66,7 +70,10 @@ class Checkpoint {
 
 // The metadata value of a pre-quantized checkpoint, and the tensors that may be stored I8: the
 // Linear weights of the ViT blocks, the projector, the LLM layers and the LM head.
-constexpr const char* kInt8Quantization = "int8-per-channel-v1";
+// v2 (written by quantize_checkpoint) adds the outlier input columns of ops/int8.h; v1 files still
+// load (they have none).
+constexpr const char* kInt8Quantization = "int8-per-channel-outliers-v2";
+constexpr const char* kInt8QuantizationV1 = "int8-per-channel-v1";
 bool is_quantizable_linear(const std::string& name);
 
 // The tensors the architecture needs for `config`, with their shapes (architecture.md §2).

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <string>
 
 #include "common/error.h"
@@ -50,10 +51,11 @@ InternLm2::InternLm2(const Checkpoint& ck, const WeightOptions& weights) : confi
     Layer l;
     l.attention_norm = ck.f32(p + "attention_norm.weight");
     const std::string wqkv = p + "attention.wqkv.weight";
-    if (ck.is_int8(wqkv)) {  // per-row codes and scales reorder like the rows they quantize
-      const auto q = deinterleave_rows(ck.int8(wqkv), c.num_heads, c.num_kv_heads, c.head_dim(), D);
-      const auto s = deinterleave_rows(ck.int8_scale(wqkv), c.num_heads, c.num_kv_heads, c.head_dim(), 1);
-      l.wqkv = LinearWeight(ops::QuantizedWeight(q.data(), s.data(), qkv_rows, D));
+    if (ck.is_int8(wqkv)) {  // per-row codes, scales and outlier weights reorder like the rows they quantize
+      std::vector<int64_t> rows(static_cast<size_t>(qkv_rows));
+      std::iota(rows.begin(), rows.end(), int64_t(0));
+      l.wqkv = LinearWeight(stored_int8_linear(
+          ck, wqkv, qkv_rows, D, deinterleave_rows(rows.data(), c.num_heads, c.num_kv_heads, c.head_dim(), 1)));
     } else {
       l.wqkv = LinearWeight(deinterleave_wqkv(ck.bf16(wqkv), c.num_heads, c.num_kv_heads, c.head_dim(), D), qkv_rows,
                             D, int8);

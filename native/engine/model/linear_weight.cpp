@@ -1,5 +1,8 @@
 #include "model/linear_weight.h"
 
+#include <cstring>
+
+#include "common/error.h"
 #include "ops/ops.h"
 
 namespace vlac {
@@ -39,13 +42,32 @@ void LinearWeight::apply(const float* x, int64_t M, const float* bias, float* y)
 LinearWeight load_linear(const Checkpoint& ck, const std::string& name, int64_t N, int64_t K, bool int8) {
   // once quantized or repacked, the mapped original is not read again: let the OS drop its pages
   if (ck.is_int8(name)) {
-    LinearWeight w(ops::QuantizedWeight(ck.int8(name), ck.int8_scale(name), N, K));
+    LinearWeight w(stored_int8_linear(ck, name, N, K));
     ck.release_pages(name);
     return w;
   }
   LinearWeight w(ck.bf16(name), N, K, int8);
   if (int8) ck.release_pages(name);
   return w;
+}
+
+ops::QuantizedWeight stored_int8_linear(const Checkpoint& ck, const std::string& name, int64_t N, int64_t K,
+                                        const std::vector<int64_t>& row_order) {
+  const int8_t* q = ck.int8(name);
+  const float* s = ck.int8_scale(name);
+  const std::vector<int32_t>& columns = ck.int8_outlier_columns(name);
+  const std::vector<float>& outliers = ck.int8_outlier_weights(name);
+  if (row_order.empty()) return ops::QuantizedWeight(q, s, N, K, columns, outliers);
+  VLAC_CHECK(static_cast<int64_t>(row_order.size()) == N, "stored_int8_linear: row order of '" + name + "' is not [N]");
+  std::vector<int8_t> q2(static_cast<size_t>(N * K));
+  std::vector<float> s2(static_cast<size_t>(N)), o2(outliers.size());
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t from = row_order[n];
+    std::memcpy(q2.data() + n * K, q + from * K, static_cast<size_t>(K));
+    s2[n] = s[from];
+    for (size_t j = 0; j < columns.size(); ++j) o2[j * N + n] = outliers[j * N + from];
+  }
+  return ops::QuantizedWeight(q2.data(), s2.data(), N, K, columns, std::move(o2));
 }
 
 size_t LinearWeight::bytes() const { return q_ ? q_->bytes() : static_cast<size_t>(N_ * K_ * 2); }

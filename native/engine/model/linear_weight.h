@@ -67,4 +67,9 @@ class LinearWeight {
 // (Checkpoint::is_int8), else its bf16 weight, quantized when `int8`.
 LinearWeight load_linear(const Checkpoint& ck, const std::string& name, int64_t N, int64_t K, bool int8);
 
+// The stored codes, scales and outlier columns of a pre-quantized Linear `name` [N, K], repacked;
+// with row_order, row n is the checkpoint's row row_order[n] (the LLM's GQA-interleaved wqkv).
+ops::QuantizedWeight stored_int8_linear(const Checkpoint& ck, const std::string& name, int64_t N, int64_t K,
+                                        const std::vector<int64_t>& row_order = {});
+
 }  // namespace vlac

@@ -1,9 +1,6 @@
 #include "model/quantize_checkpoint.h"
 
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -11,6 +8,7 @@
 #include "common/json.h"
 #include "common/mapped_file.h"
 #include "model/checkpoint.h"
+#include "model/safetensors_writer.h"
 #include "ops/int8.h"
 
 namespace vlac {
@@ -20,32 +18,7 @@ namespace fs = std::filesystem;
 
 struct Planned {
   std::string name;
-  std::string dtype;  // "F32" (scales), "BF16", "I8"
   std::vector<int64_t> shape;
-  uint64_t bytes = 0;
-  std::string source;  // the Linear a scale or I8 tensor belongs to
-};
-
-class Writer {
- public:
-  explicit Writer(const std::string& path) : path_(path), f_(std::fopen(path.c_str(), "wb")) {
-    if (!f_) fail(ErrorCode::BadArgument, "cannot write " + path + ": " + std::strerror(errno));
-  }
-  ~Writer() {
-    if (f_) std::fclose(f_);
-  }
-  void write(const void* data, size_t n) {
-    if (n && std::fwrite(data, 1, n, f_) != n) fail(ErrorCode::BadArgument, "cannot write " + path_ + ": " + std::strerror(errno));
-  }
-  void close() {
-    FILE* f = f_;
-    f_ = nullptr;
-    if (std::fclose(f) != 0) fail(ErrorCode::BadArgument, "cannot write " + path_ + ": " + std::strerror(errno));
-  }
-
- private:
-  std::string path_;
-  FILE* f_;
 };
 
 }  // namespace
@@ -62,65 +35,64 @@ QuantizeCheckpointReport quantize_checkpoint(const std::string& in_dir, const st
   fs::create_directories(out_dir, ec);
   if (!fs::is_directory(out_dir)) fail(ErrorCode::BadArgument, "quantize: cannot create the folder " + out_dir);
 
-  // Data order: F32 scales, then BF16, then I8, so that every F32 and BF16 span is aligned.
-  std::vector<Planned> scales, bf16s, int8s;
+  // Each Linear is quantized first (its outlier columns decide the header), then the data is
+  // written in the order F32 / I32 (scales, outlier weights and columns), BF16, I8, so that every
+  // 4- and 2-byte span is aligned. Codes are held until the I8 section (1 byte per weight).
+  std::vector<Planned> linears, bf16s;
   for (const auto& [name, shape] : required_tensor_shapes(ck->config())) {
-    int64_t numel = 1;
-    for (int64_t d : shape) numel *= d;
     const bool quantize = is_quantizable_linear(name) && (options.quantize_lm_head || name != "language_model.output.weight");
-    if (quantize) {
-      scales.push_back({name + ".scale", "F32", {shape[0]}, static_cast<uint64_t>(shape[0]) * 4, name});
-      int8s.push_back({name, "I8", shape, static_cast<uint64_t>(numel), name});
-    } else {
-      bf16s.push_back({name, "BF16", shape, static_cast<uint64_t>(numel) * 2, name});
-    }
+    (quantize ? linears : bf16s).push_back({name, shape});
   }
-  std::vector<Planned> order = scales;
-  order.insert(order.end(), bf16s.begin(), bf16s.end());
-  order.insert(order.end(), int8s.begin(), int8s.end());
-
-  json header = json::object();
-  header["__metadata__"] = {{"format", "pt"}, {"vlac_quantization", kInt8Quantization}};
-  uint64_t offset = 0;
-  for (const Planned& t : order) {
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes}}};
-    offset += t.bytes;
-  }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');
-
-  const std::string path = join_path(out_dir, "model.safetensors");
-  Writer w(path);
-  const uint64_t len = text.size();
-  w.write(&len, 8);
-  w.write(text.data(), text.size());
-  // Scales need the quantization, which the I8 tensors written later need too: quantize each
-  // Linear once, keep its codes until the I8 section (codes are 1 byte per weight, written in order).
-  const int64_t total = static_cast<int64_t>(order.size());
+  const int64_t total = static_cast<int64_t>(2 * linears.size() + bf16s.size());
   int64_t done = 0;
   auto progress = [&] {
     ++done;
     if (options.on_progress) options.on_progress(done, total);
   };
   std::vector<ops::QuantizedWeight> quantized;
-  quantized.reserve(int8s.size());
-  for (const Planned& s : scales) {
-    const std::vector<int64_t>& shape = ck->shape(s.source);
-    quantized.push_back(ops::quantize_weight_bf16(ck->bf16(s.source), shape[0], shape[1]));
-    w.write(quantized.back().scales().data(), s.bytes);
+  quantized.reserve(linears.size());
+  for (const Planned& l : linears) {
+    quantized.push_back(ops::quantize_weight_bf16(ck->bf16(l.name), l.shape[0], l.shape[1]));
     progress();
+  }
+
+  std::vector<SafetensorsWriter::Tensor> layout;
+  auto numel = [](const std::vector<int64_t>& shape) {
+    uint64_t n = 1;
+    for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+    return n;
+  };
+  for (size_t i = 0; i < linears.size(); ++i) {
+    const std::string& name = linears[i].name;
+    const int64_t N = linears[i].shape[0];
+    layout.push_back({name + ".scale", "F32", {N}, static_cast<uint64_t>(N) * 4});
+    const int64_t n_out = static_cast<int64_t>(quantized[i].outlier_columns().size());
+    if (n_out) {
+      layout.push_back({name + ".outlier_weights", "F32", {n_out, N}, static_cast<uint64_t>(n_out * N) * 4});
+      layout.push_back({name + ".outlier_columns", "I32", {n_out}, static_cast<uint64_t>(n_out) * 4});
+    }
+  }
+  for (const Planned& t : bf16s) layout.push_back({t.name, "BF16", t.shape, numel(t.shape) * 2});
+  for (const Planned& l : linears) layout.push_back({l.name, "I8", l.shape, numel(l.shape)});
+
+  SafetensorsWriter w(join_path(out_dir, "model.safetensors"), layout,
+                      {{"format", "pt"}, {"vlac_quantization", kInt8Quantization}});
+  for (const ops::QuantizedWeight& q : quantized) {
+    w.write(q.scales().data(), q.scales().size() * 4);
+    w.write(q.outlier_weights().data(), q.outlier_weights().size() * 4);
+    w.write(q.outlier_columns().data(), q.outlier_columns().size() * 4);
   }
   for (const Planned& t : bf16s) {
-    w.write(ck->bf16(t.name), t.bytes);
+    w.write(ck->bf16(t.name), numel(t.shape) * 2);
     progress();
   }
-  for (size_t i = 0; i < int8s.size(); ++i) {
-    const std::vector<int8_t> rows = quantized[i].rows();
+  for (ops::QuantizedWeight& q : quantized) {
+    const std::vector<int8_t> rows = q.rows();
     w.write(rows.data(), rows.size());
-    quantized[i] = ops::QuantizedWeight();  // free as we go
+    q = ops::QuantizedWeight();  // free as we go
     progress();
   }
-  w.close();
+  const uint64_t bytes_written = w.close();
 
   // The folder's other files; config.json last (a folder with a config.json is complete).
   fs::remove(join_path(out_dir, "config.json"), ec);
@@ -138,8 +110,8 @@ QuantizeCheckpointReport quantize_checkpoint(const std::string& in_dir, const st
   if (ec) fail(ErrorCode::BadArgument, "quantize: cannot copy config.json: " + ec.message());
 
   QuantizeCheckpointReport r;
-  r.quantized = static_cast<int64_t>(int8s.size());
-  r.bytes_written = 8 + len + offset;
+  r.quantized = static_cast<int64_t>(linears.size());
+  r.bytes_written = bytes_written;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

@@ -1,10 +1,12 @@
 // Writes a pre-quantized checkpoint (issue 16; format in docs/int8.md): the Linears that
 // weights 'int8' quantizes (checkpoint.h is_quantizable_linear), as I8 [N, K] row-major codes in the
-// checkpoint's own row order plus an F32 [N] "<name>.scale" per output channel, every other tensor
-// the architecture uses as BF16, one model.safetensors with __metadata__ {"format": "pt",
-// "vlac_quantization": "int8-per-channel-v1"}, and the folder's other files (config.json,
-// tokenizer, generation config) copied. Checkpoint::open reads it back without re-quantizing; the
-// codes are exactly those quantize-on-load computes.
+// checkpoint's own row order plus an F32 [N] "<name>.scale" per output channel and, for a Linear
+// with outlier input columns (ops/int8.h), "<name>.outlier_columns" (I32 [n]) and
+// "<name>.outlier_weights" (F32 [n, N]); every other tensor the architecture uses as BF16; one
+// model.safetensors (model/safetensors_writer.h) with __metadata__ {"format": "pt",
+// "vlac_quantization": kInt8Quantization}; and the folder's other files (config.json, tokenizer,
+// generation config) copied. Checkpoint::open reads it back without re-quantizing; the codes are
+// exactly those quantize-on-load computes.
 #pragma once
 
 #include <cstdint>

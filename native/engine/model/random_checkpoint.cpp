@@ -16,6 +16,7 @@
 #include "common/mapped_file.h"
 #include "common/thread_pool.h"
 #include "model/checkpoint.h"
+#include "model/safetensors_writer.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_writer.h"
 
@@ -100,30 +101,8 @@ struct Tensor {
   int64_t numel;
 };
 
-class BlockWriter {
- public:
-  explicit BlockWriter(const std::string& path) : path_(path), f_(std::fopen(path.c_str(), "wb")) {
-    if (!f_) fail(ErrorCode::BadArgument, "cannot create " + path + ": " + std::strerror(errno));
-  }
-  ~BlockWriter() {
-    if (f_) std::fclose(f_);
-  }
-  void write(const void* data, size_t n) {
-    if (n && std::fwrite(data, 1, n, f_) != n) fail(ErrorCode::BadArgument, "cannot write " + path_ + ": " + std::strerror(errno));
-  }
-  void close() {
-    FILE* f = f_;
-    f_ = nullptr;
-    if (std::fclose(f) != 0) fail(ErrorCode::BadArgument, "cannot write " + path_ + ": " + std::strerror(errno));
-  }
-
- private:
-  std::string path_;
-  FILE* f_;
-};
-
 void write_text(const std::string& path, const std::string& text) {
-  BlockWriter w(path);
+  FileWriter w(path);
   w.write(text.data(), text.size());
   w.close();
 }
@@ -140,21 +119,9 @@ struct Progress {
 };
 
 void write_shard(const std::string& path, const std::vector<Tensor>& tensors, uint64_t seed, Progress& progress) {
-  json header = json::object();
-  int64_t offset = 0;
-  for (const Tensor& t : tensors) {
-    header[t.name] = {{"dtype", "BF16"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 2 * t.numel}}};
-    offset += 2 * t.numel;
-  }
-  header["__metadata__"] = {{"format", "pt"}, {"vlac_random", "true"}};
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned, as safetensors pads
-  BlockWriter w(path);
-  const uint64_t n = text.size();
-  uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
-  w.write(len, 8);
-  w.write(text.data(), text.size());
+  std::vector<SafetensorsWriter::Tensor> layout;
+  for (const Tensor& t : tensors) layout.push_back({t.name, "BF16", t.shape, static_cast<uint64_t>(2 * t.numel)});
+  SafetensorsWriter w(path, layout, {{"format", "pt"}, {"vlac_random", "true"}});
 
   std::map<std::pair<double, double>, std::vector<uint16_t>> tables;
   std::vector<uint16_t> block(static_cast<size_t>(kChunkElements * kChunksPerBlock));

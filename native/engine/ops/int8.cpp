@@ -1,6 +1,7 @@
 // ops/int8.h: weight quantization and packing, kernel-set choice, the entry points.
 #include "ops/int8.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <string>
@@ -21,29 +22,59 @@ void check_shape(int64_t N, int64_t K, const char* what) {
 
 template <class Load>
 QuantizedWeight quantize(int64_t N, int64_t K, Load load) {
+  // column maxima, rows split over threads and merged in a fixed order
+  const int threads = vlac::num_threads();
+  std::vector<float> partial(static_cast<size_t>(threads * K), 0.0f);
+  const int64_t rows_per = (N + threads - 1) / threads;
+  vlac::parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      for (int64_t n = t * rows_per; n < std::min(N, (t + 1) * rows_per); ++n)
+        for (int64_t k = 0; k < K; ++k) partial[t * K + k] = std::fmax(partial[t * K + k], std::fabs(load(n * K + k)));
+  });
+  std::vector<float> column_max(partial.begin(), partial.begin() + K);
+  for (int t = 1; t < threads; ++t)
+    for (int64_t k = 0; k < K; ++k) column_max[k] = std::fmax(column_max[k], partial[t * K + k]);
+  std::vector<int32_t> outliers = select_outlier_columns(column_max.data(), K);
+  std::vector<char> is_outlier(static_cast<size_t>(K), 0);
+  for (int32_t k : outliers) is_outlier[k] = 1;
+
   std::vector<int8_t> rows(static_cast<size_t>(N * K));
   std::vector<float> scale(static_cast<size_t>(N));
+  std::vector<float> outlier_weights(outliers.size() * static_cast<size_t>(N));
   vlac::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
       float amax = 0.0f;
-      for (int64_t k = 0; k < K; ++k) amax = std::fmax(amax, std::fabs(load(n * K + k)));
+      for (int64_t k = 0; k < K; ++k)
+        if (!is_outlier[k]) amax = std::fmax(amax, std::fabs(load(n * K + k)));
       const float s = amax / 127.0f;
       scale[n] = s;
       for (int64_t k = 0; k < K; ++k) {
-        const float r = s > 0.0f ? std::nearbyint(load(n * K + k) / s) : 0.0f;
+        const float r = s > 0.0f && !is_outlier[k] ? std::nearbyint(load(n * K + k) / s) : 0.0f;
         rows[n * K + k] = static_cast<int8_t>(std::fmin(127.0f, std::fmax(-127.0f, r)));
       }
+      for (size_t j = 0; j < outliers.size(); ++j) outlier_weights[j * N + n] = load(n * K + outliers[j]);
     }
   });
-  return QuantizedWeight(rows.data(), scale.data(), N, K);
+  return QuantizedWeight(rows.data(), scale.data(), N, K, std::move(outliers), std::move(outlier_weights));
 }
 
 bool avx2_usable() { return isa_supported(Isa::Avx2); }
 
 }  // namespace
 
-QuantizedWeight::QuantizedWeight(const int8_t* q_rows, const float* scale, int64_t N, int64_t K) : N_(N), K_(K) {
+QuantizedWeight::QuantizedWeight(const int8_t* q_rows, const float* scale, int64_t N, int64_t K,
+                                 std::vector<int32_t> outlier_columns, std::vector<float> outlier_weights)
+    : outlier_columns_(std::move(outlier_columns)), outlier_weights_(std::move(outlier_weights)), N_(N), K_(K) {
   check_shape(N, K, "QuantizedWeight");
+  VLAC_CHECK(outlier_weights_.size() == outlier_columns_.size() * static_cast<size_t>(N),
+             "QuantizedWeight: outlier weights are not [outlier columns, N]");
+  for (size_t j = 0; j < outlier_columns_.size(); ++j) {
+    const int32_t k = outlier_columns_[j];
+    VLAC_CHECK(k >= 0 && k < K && (j == 0 || k > outlier_columns_[j - 1]),
+               "QuantizedWeight: outlier columns must be ascending and below K");
+    for (int64_t n = 0; n < N; ++n)
+      VLAC_CHECK(q_rows[n * K + k] == 0, "QuantizedWeight: outlier column " + std::to_string(k) + " has nonzero codes");
+  }
   const Int8Weight shape{nullptr, nullptr, nullptr, N, K};
   const int64_t k4 = shape.k4();
   // Padded to a multiple of 64 columns: a kernel's register tile (up to 64 columns) loads in bounds.
@@ -72,6 +103,25 @@ std::vector<int8_t> QuantizedWeight::rows() const {
   const int64_t k4 = (K_ + 3) / 4;
   for (int64_t n = 0; n < N_; ++n)
     for (int64_t k = 0; k < K_; ++k) out[n * K_ + k] = packed_[packed_index(n, k, k4)];
+  return out;
+}
+
+int64_t max_outlier_columns(int64_t K) { return std::max<int64_t>(4, K / 32); }
+
+std::vector<int32_t> select_outlier_columns(const float* column_max, int64_t K) {
+  std::vector<float> sorted(column_max, column_max + K);
+  std::nth_element(sorted.begin(), sorted.begin() + K / 2, sorted.end());
+  const float threshold = kOutlierRatio * sorted[K / 2];
+  std::vector<int32_t> out;
+  if (!(threshold > 0.0f)) return out;  // a mostly-zero weight has no scale to protect
+  for (int64_t k = 0; k < K; ++k)
+    if (column_max[k] > threshold) out.push_back(static_cast<int32_t>(k));
+  const size_t cap = static_cast<size_t>(std::min(max_outlier_columns(K), K - 1));
+  if (out.size() > cap) {  // the largest first, ties by column
+    std::stable_sort(out.begin(), out.end(), [&](int32_t a, int32_t b) { return column_max[a] > column_max[b]; });
+    out.resize(cap);
+    std::sort(out.begin(), out.end());
+  }
   return out;
 }
 
@@ -110,7 +160,9 @@ std::vector<const Int8Kernels*> supported_int8_kernels() {
 void linear_w8a16(const float* x, int64_t M, const Int8Weight& w, const float* bias, float* y) {
   VLAC_CHECK(M >= 0 && w.q, "linear_w8a16: negative M or empty weight");
   if (M == 0) return;
-  active_int8_kernels().linear_w8a16(x, M, w, bias, y);
+  const Int8Kernels& kernels = active_int8_kernels();
+  kernels.linear_w8a16(x, M, w, bias, y);
+  if (w.n_outliers) kernels.add_outliers(x, M, w, y);
 }
 
 void linear_w8a8(const float* x, int64_t M, const Int8Weight& w, const float* bias, float* y) {
@@ -123,8 +175,9 @@ void linear_w8a8(const float* x, int64_t M, const Int8Weight& w, const float* bi
   const int64_t ldq = 4 * w.k4();
   codes.resize(static_cast<size_t>(M * ldq));
   scales.resize(static_cast<size_t>(M));
-  kernels.quantize_rows(x, M, w.K, ldq, codes.data(), scales.data());
+  kernels.quantize_rows(x, M, w.K, w.outlier_columns, w.n_outliers, ldq, codes.data(), scales.data());
   kernels.gemm_f32(codes.data(), M, ldq, scales.data(), w, bias, y);
+  if (w.n_outliers) kernels.add_outliers(x, M, w, y);
 }
 
 }  // namespace vlac::ops

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "ops/cpu/parallel.h"
 #include "ops/int8.h"
@@ -126,23 +127,69 @@ struct Int8 {
   }
 
   // The same float operations as the reference (max |x|, 127 / max, x · inv rounded half to even,
-  // clamped), so the codes are identical.
-  static void quantize_rows(const float* x, int64_t M, int64_t K, int64_t ldq, uint8_t* codes, float* scales) {
+  // clamped), so the codes are identical. The skipped channels read as 0 through a chunk copy.
+  static constexpr int64_t kChunk = 256;
+  template <class Fn>
+  static void for_chunks(const float* xr, int64_t K, const int32_t* skip, int64_t n_skip, Fn&& fn) {
+    alignas(64) float buf[kChunk];
+    int64_t j = 0;
+    for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
+      const int64_t len = min64(kChunk, K - k0);
+      const float* src = xr + k0;
+      if (j < n_skip && skip[j] < k0 + len) {
+        std::memcpy(buf, src, static_cast<size_t>(len) * sizeof(float));
+        for (; j < n_skip && skip[j] < k0 + len; ++j) buf[skip[j] - k0] = 0.0f;
+        src = buf;
+      }
+      fn(src, k0, len);
+    }
+  }
+
+  static void quantize_rows(const float* x, int64_t M, int64_t K, const int32_t* skip, int64_t n_skip, int64_t ldq,
+                            uint8_t* codes, float* scales) {
     parallel_ranges(M, max64(1, kElementwiseGrain / max64(K, 1)), [&](int64_t m0, int64_t m1) {
       for (int64_t m = m0; m < m1; ++m) {
         const float* xr = x + m * K;
         F vmax = P::zero_f();
-        int64_t k = 0;
-        for (; k + W <= K; k += W) vmax = P::max(vmax, P::abs(P::load_f(xr + k)));
-        if (k < K) vmax = P::max(vmax, P::abs(P::load_f_n(xr + k, K - k)));
+        for_chunks(xr, K, skip, n_skip, [&](const float* src, int64_t, int64_t len) {
+          int64_t k = 0;
+          for (; k + W <= len; k += W) vmax = P::max(vmax, P::abs(P::load_f(src + k)));
+          if (k < len) vmax = P::max(vmax, P::abs(P::load_f_n(src + k, len - k)));
+        });
         const float amax = P::reduce_max(vmax);
         const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         scales[m] = amax / 127.0f;
         uint8_t* out = codes + m * ldq;
         const F vinv = P::set1(inv);
-        for (k = 0; k + W <= K; k += W) P::store_codes(out + k, P::quantize(P::load_f(xr + k), vinv), W);
-        if (k < K) P::store_codes(out + k, P::quantize(P::load_f_n(xr + k, K - k), vinv), K - k);
-        for (k = K; k < ldq; ++k) out[k] = static_cast<uint8_t>(P::kOffset);
+        for_chunks(xr, K, skip, n_skip, [&](const float* src, int64_t k0, int64_t len) {
+          int64_t k = 0;
+          for (; k + W <= len; k += W) P::store_codes(out + k0 + k, P::quantize(P::load_f(src + k), vinv), W);
+          if (k < len) P::store_codes(out + k0 + k, P::quantize(P::load_f_n(src + k, len - k), vinv), len - k);
+        });
+        for (int64_t k = K; k < ldq; ++k) out[k] = static_cast<uint8_t>(P::kOffset);
+      }
+    });
+  }
+
+  // y[m, :] += Σ_j x[m, k_j] · outlier_weights[j, :], one fma per j in order (the reference's).
+  static void add_outliers(const float* x, int64_t M, const Int8Weight& w, float* y) {
+    const int64_t N = w.N;
+    parallel_ranges(M, max64(1, kElementwiseGrain / max64(N * w.n_outliers, 1)), [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m) {
+        float* yr = y + m * N;
+        const float* xr = x + m * w.K;
+        for (int64_t n = 0; n < N; n += W) {
+          const int64_t len = min64(W, N - n);
+          F acc = len == W ? P::load_f(yr + n) : P::load_f_n(yr + n, len);
+          for (int64_t j = 0; j < w.n_outliers; ++j) {
+            const float* ow = w.outlier_weights + j * N + n;
+            acc = P::fmadd(P::set1(xr[w.outlier_columns[j]]), len == W ? P::load_f(ow) : P::load_f_n(ow, len), acc);
+          }
+          if (len == W)
+            P::store_f(yr + n, acc);
+          else
+            P::store_f_n(yr + n, acc, len);
+        }
       }
     });
   }
@@ -218,7 +265,7 @@ struct Int8 {
   }
 
   static Int8Kernels kernels(const char* name) {
-    return {name, P::kOffset, quantize_rows, gemm_s32, gemm_f32, linear_w8a16};
+    return {name, P::kOffset, quantize_rows, gemm_s32, gemm_f32, linear_w8a16, add_outliers};
   }
 };
 

@@ -1,6 +1,8 @@
 // The plain C++ int8 kernels (ops/int8.h): the oracle of the fast sets and the set of a CPU without
 // AVX2. Codes carry offset 0 (int8); sums in index order.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "ops/int8.h"
 
@@ -11,9 +13,13 @@ int8_t weight_at(const Int8Weight& w, int64_t n, int64_t k) {
   return w.q[((n / 16 * w.k4() + k / 4) * 16 + n % 16) * 4 + k % 4];
 }
 
-void quantize_rows(const float* x, int64_t M, int64_t K, int64_t ldq, uint8_t* codes, float* scales) {
+void quantize_rows(const float* x, int64_t M, int64_t K, const int32_t* skip, int64_t n_skip, int64_t ldq,
+                   uint8_t* codes, float* scales) {
+  std::vector<float> row(static_cast<size_t>(K));
   for (int64_t m = 0; m < M; ++m) {
-    const float* xr = x + m * K;
+    std::copy(x + m * K, x + (m + 1) * K, row.begin());
+    for (int64_t j = 0; j < n_skip; ++j) row[skip[j]] = 0.0f;  // out of the scale, code 0
+    const float* xr = row.data();
     float amax = 0.0f;
     for (int64_t k = 0; k < K; ++k) amax = std::fmax(amax, std::fabs(xr[k]));
     const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
@@ -57,10 +63,17 @@ void w8a16(const float* x, int64_t M, const Int8Weight& w, const float* bias, fl
     }
 }
 
+void add_outliers(const float* x, int64_t M, const Int8Weight& w, float* y) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < w.N; ++n)
+      for (int64_t j = 0; j < w.n_outliers; ++j)
+        y[m * w.N + n] = std::fma(x[m * w.K + w.outlier_columns[j]], w.outlier_weights[j * w.N + n], y[m * w.N + n]);
+}
+
 }  // namespace
 
 const Int8Kernels& reference_int8_kernels() {
-  static const Int8Kernels kernels = {"reference", 0, quantize_rows, gemm_s32, gemm_f32, w8a16};
+  static const Int8Kernels kernels = {"reference", 0, quantize_rows, gemm_s32, gemm_f32, w8a16, add_outliers};
   return kernels;
 }
 
