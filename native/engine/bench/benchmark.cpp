@@ -66,23 +66,31 @@ double llm_layer_params(const LlmConfig& l) {
   return D * (l.num_heads + 2 * l.num_kv_heads) * hd + l.num_heads * hd * D + 3 * D * l.intermediate_size;
 }
 
+// Bytes per weight of the LLM's Linears as the model holds them: 2 for bf16, about 1 for int8
+// (codes + scales + column sums), so that an int8 configuration's floor is its own.
+double llm_bytes_per_weight(const Model& m) {
+  const LlmConfig& l = m.config().llm;
+  return static_cast<double>(m.llm().linear_weight_bytes()) /
+         (l.num_layers * llm_layer_params(l) + static_cast<double>(l.hidden_size) * l.vocab_size);
+}
+
 // Prefill of n new tokens after `past` cached ones, logits of the last position only.
-Work prefill_work(const LlmConfig& l, double n, double past) {
+Work prefill_work(const LlmConfig& l, double n, double past, double bytes_per_weight = 2) {
   Work w;
   const double attn = 2.0 * l.num_heads * l.head_dim() * (n * past + n * (n + 1) / 2) * 2;  // QK^T and PV
   w.flop = l.num_layers * (2 * n * llm_layer_params(l) + attn) + 2.0 * l.hidden_size * l.vocab_size;
-  w.bytes = 2.0 * (l.num_layers * llm_layer_params(l) + l.hidden_size * l.vocab_size);
+  w.bytes = bytes_per_weight * (l.num_layers * llm_layer_params(l) + l.hidden_size * l.vocab_size);
   return w;
 }
 
 // One decode step at context `ctx`: every layer weight and the head read once, plus the KV cache
 // (fp32 on the CPU backend).
-Work decode_work(const LlmConfig& l, double ctx) {
+Work decode_work(const LlmConfig& l, double ctx, double bytes_per_weight = 2) {
   Work w;
   const double kv_width = static_cast<double>(l.num_kv_heads) * l.head_dim();
   w.flop = l.num_layers * (2 * llm_layer_params(l) + 4.0 * ctx * l.num_heads * l.head_dim()) +
            2.0 * l.hidden_size * l.vocab_size;
-  w.bytes = 2.0 * (l.num_layers * llm_layer_params(l) + l.hidden_size * l.vocab_size) +
+  w.bytes = bytes_per_weight * (l.num_layers * llm_layer_params(l) + l.hidden_size * l.vocab_size) +
             l.num_layers * 2 * ctx * kv_width * 4;
   return w;
 }
@@ -227,7 +235,7 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     const int64_t n = has_arg ? arg : 700;
     if (n > m.max_context()) fail(ErrorCode::ContextFull, "scenario '" + spec + "' needs maxContext >= " + std::to_string(n));
     auto ids = std::make_shared<std::vector<int32_t>>(synthetic_prompt(m, n, 0));
-    sc.work = prefill_work(c.llm, static_cast<double>(n), 0);
+    sc.work = prefill_work(c.llm, static_cast<double>(n), 0, llm_bytes_per_weight(m));
     sc.logits_rows = 1;
     sc.ids = ids;
     sc.run = [&m, ids](std::vector<float>* logits) {
@@ -243,7 +251,7 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     const int64_t steps = std::max(1, o.decode_tokens);
     if (ctx + steps + 1 > m.max_context()) fail(ErrorCode::ContextFull, "scenario '" + spec + "' needs a larger maxContext");
     auto ids = std::make_shared<std::vector<int32_t>>(synthetic_prompt(m, ctx, 0));
-    sc.work = decode_work(c.llm, static_cast<double>(ctx) + steps / 2.0);
+    sc.work = decode_work(c.llm, static_cast<double>(ctx) + steps / 2.0, llm_bytes_per_weight(m));
     sc.run = [&m, ids, steps](std::vector<float>*) {
       auto seq = m.create_sequence();
       seq->prefill(*ids);
@@ -266,10 +274,10 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     for (int64_t k = 0; k < images; ++k) frames->push_back(synthetic_frame(12345 + static_cast<uint32_t>(k)));
     auto tiles = std::make_shared<std::vector<uint8_t>>(resize_frames(*frames, images * batch, S));
     Work w = vit_work(c, images * batch);
-    Work p = prefill_work(c.llm, static_cast<double>(tokens) * batch, 0);
+    Work p = prefill_work(c.llm, static_cast<double>(tokens) * batch, 0, llm_bytes_per_weight(m));
     w += p;
     for (int64_t k = 1; k < reply; ++k) {
-      Work d = decode_work(c.llm, static_cast<double>(tokens + k));
+      Work d = decode_work(c.llm, static_cast<double>(tokens + k), llm_bytes_per_weight(m));
       d.flop *= batch;
       w += d;
     }
