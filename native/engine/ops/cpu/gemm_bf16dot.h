@@ -96,15 +96,7 @@ struct GemmBf16Dot {
 
   static void tile_rows(int rows, int64_t pairs, const uint16_t* a, int64_t lda, const uint16_t* panel, float* c,
                         int64_t ldc, int64_t cols, bool first, const float* bias) {
-    switch (rows) {
-#define VLAC_GEMM_ROWS(R) \
-  case R: if constexpr (R <= MR) tile<R>(pairs, a, lda, panel, c, ldc, cols, first, bias); break;
-      VLAC_GEMM_ROWS(1) VLAC_GEMM_ROWS(2) VLAC_GEMM_ROWS(3) VLAC_GEMM_ROWS(4) VLAC_GEMM_ROWS(5)
-      VLAC_GEMM_ROWS(6) VLAC_GEMM_ROWS(7) VLAC_GEMM_ROWS(8) VLAC_GEMM_ROWS(9) VLAC_GEMM_ROWS(10)
-      VLAC_GEMM_ROWS(11) VLAC_GEMM_ROWS(12) VLAC_GEMM_ROWS(13) VLAC_GEMM_ROWS(14)
-#undef VLAC_GEMM_ROWS
-      default: break;
-    }
+    with_rows<MR>(rows, [&](auto r) { tile<decltype(r)::value>(pairs, a, lda, panel, c, ldc, cols, first, bias); });
   }
 
   static void linear(const float* x, int64_t M, int64_t K, const uint16_t* w, int64_t N, const float* bias, float* y) {

@@ -27,18 +27,8 @@ double bf16_dot_loop(int64_t iters) {
   __m512 c[12];
   for (auto& v : c) v = _mm512_setzero_ps();
   for (int64_t i = 0; i < iters; ++i) {
-    c[0] = _mm512_dpbf16_ps(c[0], a, b);
-    c[1] = _mm512_dpbf16_ps(c[1], a, b);
-    c[2] = _mm512_dpbf16_ps(c[2], a, b);
-    c[3] = _mm512_dpbf16_ps(c[3], a, b);
-    c[4] = _mm512_dpbf16_ps(c[4], a, b);
-    c[5] = _mm512_dpbf16_ps(c[5], a, b);
-    c[6] = _mm512_dpbf16_ps(c[6], a, b);
-    c[7] = _mm512_dpbf16_ps(c[7], a, b);
-    c[8] = _mm512_dpbf16_ps(c[8], a, b);
-    c[9] = _mm512_dpbf16_ps(c[9], a, b);
-    c[10] = _mm512_dpbf16_ps(c[10], a, b);
-    c[11] = _mm512_dpbf16_ps(c[11], a, b);
+#pragma GCC unroll 12
+    for (auto& v : c) v = _mm512_dpbf16_ps(v, a, b);
   }
   __m512 sum = _mm512_setzero_ps();
   for (const auto& v : c) sum = _mm512_add_ps(sum, v);
