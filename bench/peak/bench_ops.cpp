@@ -2,7 +2,10 @@
 // model's shapes, for tuning the CPU kernels. Not a test (nothing is asserted); prints one line per
 // measurement.
 //
-//   vlac_bench_ops [--isa reference|avx2|avx512] [--threads N] [--only linear|gemv|attention]
+//   vlac_bench_ops [--isa reference|avx2|avx512] [--threads N] [--only linear|gemv|attention|int8]
+//
+// int8: the W8A8 product (ops/int8.h: per-token activation quantization + the int32 GEMM) and the
+// W8A16 GEMV against the bf16 product of the same shape, same run, in CPU time.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +21,7 @@
 #include "common/cpu_features.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
+#include "ops/int8.h"
 #include "ops/op_table.h"
 #include "ops/ops.h"
 
@@ -103,7 +107,7 @@ int run(int argc, char** argv) {
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: vlac_bench_ops [--isa reference|avx2|avx512] [--threads N] [--only linear|gemv|attention]\n");
+      std::fprintf(stderr, "usage: vlac_bench_ops [--isa reference|avx2|avx512] [--threads N] [--only linear|gemv|attention|int8]\n");
       return 2;
     }
   }
@@ -181,6 +185,48 @@ int run(int argc, char** argv) {
                   t.wall * 1e3, flop / t.wall / 1e9, 100 * flop / t.wall / 1e9 / peak, flop / t.cpu_per_thread / 1e9,
                   100 * flop / t.cpu_per_thread / 1e9 / peak, flop / t.one_thread_cpu / 1e9,
                   100 * flop / t.one_thread_cpu / 1e9 / peak1);
+    }
+  }
+  if (only.empty() || only == "int8") {
+    std::printf("int8 kernels: %s\n", ops::active_int8_kernels().name);
+    const Shape shapes[] = {
+        {"vit qkv", 1025, 1024, 3072},   {"vit proj", 1025, 1024, 1024}, {"vit fc1", 1025, 1024, 4096},
+        {"vit fc2", 1025, 4096, 1024},   {"llm wqkv", 700, 2048, 4096},  {"llm wo", 700, 2048, 2048},
+        {"llm w1|w3", 700, 2048, 8192},  {"llm w2", 700, 8192, 2048},    {"llm wqkv M=64", 64, 2048, 4096},
+    };
+    for (const Shape& s : shapes) {
+      const auto x = floats(s.M * s.K, 2.0f);
+      const auto w = weights(s.N * s.K);
+      const ops::QuantizedWeight q = ops::quantize_weight_bf16(w.data(), s.N, s.K);
+      std::vector<float> y(s.M * s.N);
+      const double flop = 2.0 * s.M * s.K * s.N;
+      const double bf16 =
+          best_seconds([&] { ops::linear(x.data(), s.M, s.K, w.data(), s.N, nullptr, y.data()); }, Clock::ProcessCpu) /
+          threads;
+      const double w8a8 =
+          best_seconds([&] { ops::linear_w8a8(x.data(), s.M, q.view(), nullptr, y.data()); }, Clock::ProcessCpu) / threads;
+      const ops::Int8Kernels& k = ops::active_int8_kernels();
+      const int64_t ldq = 4 * q.view().k4();
+      std::vector<uint8_t> codes(s.M * ldq);
+      std::vector<float> xs(s.M);
+      const double quant = best_seconds([&] { k.quantize_rows(x.data(), s.M, s.K, nullptr, 0, ldq, codes.data(), xs.data()); },
+                                        Clock::ProcessCpu) / threads;
+      std::printf("int8   %-15s M=%-5lld K=%-5lld N=%-6lld %d threads, cpu time: bf16 %7.2f ms %6.1f GFLOP/s | W8A8 %7.2f ms"
+                  " %6.1f GOP/s (quantize pass %5.2f ms) | W8A8 / bf16 %.2f\n",
+                  s.what, (long long)s.M, (long long)s.K, (long long)s.N, threads, bf16 * 1e3, flop / bf16 / 1e9,
+                  w8a8 * 1e3, flop / w8a8 / 1e9, quant * 1e3, w8a8 / bf16);
+    }
+    const Shape gemv[] = {{"llm wqkv", 1, 2048, 4096}, {"llm w1|w3", 1, 2048, 8192}, {"llm w2", 1, 8192, 2048},
+                          {"llm head", 1, 2048, 92553}};
+    for (const Shape& s : gemv) {
+      const auto x = floats(s.K, 2.0f);
+      const auto w = weights(s.N * s.K);
+      const ops::QuantizedWeight q = ops::quantize_weight_bf16(w.data(), s.N, s.K);
+      std::vector<float> y(s.N);
+      const double bf16 = best_seconds([&] { ops::linear(x.data(), 1, s.K, w.data(), s.N, nullptr, y.data()); }, Clock::Wall);
+      const double w8a16 = best_seconds([&] { ops::linear_w8a16(x.data(), 1, q.view(), nullptr, y.data()); }, Clock::Wall);
+      std::printf("int8   gemv %-10s K=%-5lld N=%-6lld wall: bf16 %7.3f ms | W8A16 %7.3f ms | W8A16 / bf16 %.2f\n", s.what,
+                  (long long)s.K, (long long)s.N, bf16 * 1e3, w8a16 * 1e3, w8a16 / bf16);
     }
   }
   return 0;

@@ -26,6 +26,7 @@ struct Int8 {
   static constexpr int W = P::W, MR = P::MR, NV = P::NV;
   static constexpr int64_t NR = int64_t(NV) * W;               // columns of a register tile
   static constexpr int64_t kBlockBytes = 256 << 10;            // weights of one column block, in L2
+  static constexpr int64_t kPanelBytes = 128 << 10;            // activation codes of one row panel, in L2
 
   static const int8_t* column_base(const Int8Weight& w, int64_t c0) {
     return w.q + ((c0 / 16 * w.k4()) * 16 + c0 % 16) * 4;  // depth step k4 at + 64 · k4
@@ -36,23 +37,32 @@ struct Int8 {
   template <int ROWS, bool kFloat>
   static void tile(const uint8_t* codes, int64_t ldq, const Int8Weight& w, int64_t c0, int64_t cols,
                    const float* xs, const float* bias, float* y, int32_t* acc_out) {
+    // Fully unrolled (the pragmas), so that GCC keeps acc in registers: with a loop left for later
+    // unrolling it holds acc in memory and stores every accumulator on every depth step.
     typename P::Acc acc[ROWS][NV];
+#pragma GCC unroll 8
     for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[r][v] = P::zero_acc();
     const int8_t* wp[NV];
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) wp[v] = column_base(w, c0 + v * W);
     const int64_t k4 = w.k4();
     for (int64_t s = 0; s < k4; ++s) {
       typename P::Wv wv[NV];
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) wv[v] = P::load_w(wp[v] + s * 64);
+#pragma GCC unroll 8
       for (int r = 0; r < ROWS; ++r) {
         const I xb = P::bcast4(codes + r * ldq + s * 4);
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) P::dot(acc[r][v], xb, wv[v]);
       }
     }
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       const int64_t n = cols - int64_t(v) * W;
-      if (n <= 0) break;
+      if (n <= 0) continue;
       const int64_t c = c0 + int64_t(v) * W;
       I correction = P::zero_i();
       if (P::kOffset) correction = P::slli7(P::load_i_n(w.col_sum + c, n));  // 128 · Σ_k q
@@ -61,6 +71,7 @@ struct Int8 {
         ws = P::load_f_n(w.scale + c, n);
         if (bias) b = P::load_f_n(bias + c, n);
       }
+#pragma GCC unroll 8
       for (int r = 0; r < ROWS; ++r) {
         const I sum = P::sub(P::result(acc[r][v]), correction);
         if (kFloat) {
@@ -108,11 +119,17 @@ struct Int8 {
         const int64_t n_end = min64(w.N, n_begin + tiles_per_block * NR);
         const int64_t m_begin = (t % row_chunks) * rows_per_chunk;
         const int64_t m_end = min64(M, m_begin + rows_per_chunk);
-        for (int64_t m0 = m_begin; m0 < m_end; m0 += MR) {
-          const int rows = static_cast<int>(min64(MR, m_end - m0));
+        // rows in panels whose codes stay in L2 next to the block's weights; within a panel each
+        // register tile of weights passes every row tile of the panel
+        const int64_t panel = max64(MR, kPanelBytes / ldq / MR * MR);
+        for (int64_t p0 = m_begin; p0 < m_end; p0 += panel) {
+          const int64_t p1 = min64(m_end, p0 + panel);
           for (int64_t c0 = n_begin; c0 < n_end; c0 += NR)
-            tile_rows<kFloat>(rows, codes + m0 * ldq, ldq, w, c0, min64(NR, n_end - c0), kFloat ? xs + m0 : xs,
-                              bias, kFloat ? y + m0 * w.N : y, kFloat ? acc_out : acc_out + m0 * w.N);
+            for (int64_t m0 = p0; m0 < p1; m0 += MR) {
+              const int rows = static_cast<int>(min64(MR, p1 - m0));
+              tile_rows<kFloat>(rows, codes + m0 * ldq, ldq, w, c0, min64(NR, n_end - c0), kFloat ? xs + m0 : xs,
+                                bias, kFloat ? y + m0 * w.N : y, kFloat ? acc_out : acc_out + m0 * w.N);
+            }
         }
       }
     });
