@@ -37,6 +37,10 @@ std::string peaks_line(const std::string& who, const json& p) {
   std::snprintf(buf, sizeof(buf), "%speaks at %d thread(s): engine %.1f GFLOP/s fp32 FMA, %.1f GB/s memory read", who.c_str(),
                 p.value("threads", 0), p.value("fp32_fma_gflops", 0.0), p.value("memory_gbs", 0.0));
   s << buf;
+  if (p.contains("bf16_dot_gflops") && p["bf16_dot_gflops"].is_number()) {
+    std::snprintf(buf, sizeof(buf), ", %.1f GFLOP/s bf16 dot", p["bf16_dot_gflops"].get<double>());
+    s << buf;
+  }
   const json& t = p["torch"];
   if (t.value("status", "") == "measured") {
     std::snprintf(buf, sizeof(buf), "; torch %s: %.1f GFLOP/s bf16 matmul, %.1f fp32 (%s), %.1f GB/s copy",
