@@ -9,6 +9,8 @@
 //   vlac_cli bench --model DIR [--scenario S]... [--compare A B] [--weights W] [--threads N] [--iterations N]
 //            [--warmup N] [--seconds S] [--reply-tokens N] [--decode-tokens N] [--tick-ms T] [--no-cache]
 //            [--no-torch-peak] [--logits-dir DIR] [--out FILE.json] [--json]
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -353,8 +355,11 @@ int cmd_bench(const Args& a) {
   o.torch_peak = a.flags.count("no-torch-peak") == 0;
   if (const char* python = std::getenv("VLAC_BENCH_PYTHON")) o.pythons = {python};
   o.logits_dir = a.get("logits-dir");
-  o.on_progress = [](const std::string& name, int done, int total) {
-    std::cerr << "\r" << name << " " << done << "/" << (total ? std::to_string(total) : std::string("?")) << "   " << std::flush;
+  // Progress only where a person watches (a terminal); logs get one line per scenario.
+  const bool tty = isatty(2) != 0;
+  o.on_progress = [tty](const std::string& name, int done, int total) {
+    if (tty) std::cerr << "\r" << name << " " << done << "/" << (total ? std::to_string(total) : std::string("?")) << "   " << std::flush;
+    else if (done == total) std::cerr << name << ": " << done << " iterations\n";
   };
   ModelOptions mo;
   mo.max_context = a.integer("max-context", 4096);
@@ -391,7 +396,7 @@ int cmd_bench(const Args& a) {
     auto model = Model::load(a.get("model"), mo);
     report = run_benchmark(*model, o);
   }
-  std::cerr << "\n";
+  if (tty) std::cerr << "\n";
   if (a.has("out")) std::ofstream(a.get("out")) << report.dump(2) << "\n";
   std::cout << (a.flags.count("json") ? report.dump(2) + "\n" : format_bench_table(report));
   return 0;
