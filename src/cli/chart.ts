@@ -108,7 +108,7 @@ export function histogramSvg(r: BenchReport): string {
     const L = 52, R = 16, T = 28 + 12 * configs.length, B = 46, iw = PW - L - R, ih = PH - T - B;
     const all = configs.flatMap((c) => c.scenarios[name].samples_ms);
     const x = niceTicks(Math.min(...all), Math.max(...all), 5);
-    const bins = Math.min(20, Math.max(5, Math.ceil(Math.sqrt(all.length)) * 2));
+    const bins = Math.min(30, Math.max(10, Math.ceil(Math.sqrt(all.length)) * 2));
     const bw = (x.hi - x.lo) / bins;
     const counts = configs.map((c) => {
       const k = new Array<number>(bins).fill(0);
@@ -119,9 +119,11 @@ export function histogramSvg(r: BenchReport): string {
     const yTicks = y.ticks.filter((t) => Number.isInteger(t));
     const px = (v: number) => ox + L + ((v - x.lo) / (x.hi - x.lo)) * iw;
     const py = (c: number) => oy + T + ih - (c / y.hi) * ih;
-    const slot = iw / bins / configs.length;
+    // Every configuration's bars span their whole bin (overlaid, translucent when there are several),
+    // so that a bar stands exactly over the latencies it counts.
+    const opacity = configs.length > 1 ? 0.55 : 1;
     const bars = counts.map((k, ci) => k.map((c, b) => c === 0 ? '' :
-      `<rect x="${(ox + L + (b * iw) / bins + ci * slot + 0.5).toFixed(1)}" y="${py(c).toFixed(1)}" width="${Math.max(1, slot - 1).toFixed(1)}" height="${(oy + T + ih - py(c)).toFixed(1)}" fill="${SERIES[ci % SERIES.length]}"/>`).join('')).join('');
+      `<rect x="${(ox + L + (b * iw) / bins + 0.5).toFixed(1)}" y="${py(c).toFixed(1)}" width="${Math.max(1, iw / bins - 1).toFixed(1)}" height="${(oy + T + ih - py(c)).toFixed(1)}" fill="${SERIES[ci % SERIES.length]}" fill-opacity="${opacity}"/>`).join('')).join('');
     const p50s = configs.map((c, ci) => {
       const v = c.scenarios[name].p50_ms, X = px(v), color = MARKS[ci % MARKS.length];
       const right = X > ox + L + iw * 0.7;  // the label on the side with room
