@@ -216,6 +216,23 @@ int run(int argc, char** argv) {
                   s.what, (long long)s.M, (long long)s.K, (long long)s.N, threads, bf16 * 1e3, flop / bf16 / 1e9,
                   w8a8 * 1e3, flop / w8a8 / 1e9, quant * 1e3, w8a8 / bf16);
     }
+    {  // the cost of outlier columns at their cap (K / 32 columns kept fp32)
+      const Shape s{"llm w1|w3", 700, 2048, 8192};
+      const auto x = floats(s.M * s.K, 2.0f);
+      auto w = weights(s.N * s.K);
+      for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t k = 0; k < s.K; k += 32) w[n * s.K + k] = float_to_bf16(50.0f * bf16_to_float(w[n * s.K + k]));
+      const ops::QuantizedWeight q = ops::quantize_weight_bf16(w.data(), s.N, s.K);
+      const ops::QuantizedWeight plain = ops::quantize_weight_bf16(weights(s.N * s.K).data(), s.N, s.K);
+      std::vector<float> y(s.M * s.N);
+      const double with =
+          best_seconds([&] { ops::linear_w8a8(x.data(), s.M, q.view(), nullptr, y.data()); }, Clock::ProcessCpu) / threads;
+      const double without =
+          best_seconds([&] { ops::linear_w8a8(x.data(), s.M, plain.view(), nullptr, y.data()); }, Clock::ProcessCpu) / threads;
+      std::printf("int8   %-15s M=%-5lld K=%-5lld N=%-6lld %d threads, cpu time: W8A8 with %zu outlier columns %7.2f ms,"
+                  " without %7.2f ms\n", s.what, (long long)s.M, (long long)s.K, (long long)s.N, threads,
+                  q.outlier_columns().size(), with * 1e3, without * 1e3);
+    }
     const Shape gemv[] = {{"llm wqkv", 1, 2048, 4096}, {"llm w1|w3", 1, 2048, 8192}, {"llm w2", 1, 8192, 2048},
                           {"llm head", 1, 2048, 92553}};
     for (const Shape& s : gemv) {

@@ -130,11 +130,12 @@ TEST_CASE("weight quantization: half a step at most, absmax at ±127, zero rows 
   const QuantizedWeight qw = quantize_weight_f32(w.data(), N, K);
   REQUIRE(qw.outlier_columns() == std::vector<int32_t>{3});
   const std::vector<int8_t> q = qw.rows();
+  const std::vector<float> ow = qw.outlier_weight_rows();
   for (int64_t n = 0; n < N; ++n) {
     const float s = qw.scales()[n];
     int amax = 0;
     CHECK(q[n * K + 3] == 0);
-    CHECK(qw.outlier_weights()[n] == w[n * K + 3]);  // kept exactly
+    CHECK(ow[n] == w[n * K + 3]);  // kept exactly
     for (int64_t k = 0; k < K; ++k) {
       if (k == 3) continue;
       amax = std::max(amax, std::abs(int(q[n * K + k])));
@@ -143,7 +144,7 @@ TEST_CASE("weight quantization: half a step at most, absmax at ±127, zero rows 
     CHECK(amax == (n == 4 ? 0 : 127));
   }
   CHECK(qw.scales()[4] == 0.0f);
-  const QuantizedWeight again(q.data(), qw.scales().data(), N, K, qw.outlier_columns(), qw.outlier_weights());
+  const QuantizedWeight again(q.data(), qw.scales().data(), N, K, qw.outlier_columns(), ow);
   CHECK(again.rows() == q);
   const Int8Weight v = again.view();
   CHECK(v.n_outliers == 1);
@@ -154,7 +155,7 @@ TEST_CASE("weight quantization: half a step at most, absmax at ±127, zero rows 
   }
   std::vector<int8_t> nonzero = q;
   nonzero[3] = 1;  // a code in an outlier column
-  CHECK_THROWS_AS(QuantizedWeight(nonzero.data(), qw.scales().data(), N, K, qw.outlier_columns(), qw.outlier_weights()),
+  CHECK_THROWS_AS(QuantizedWeight(nonzero.data(), qw.scales().data(), N, K, qw.outlier_columns(), ow),
                   Error);
   const int8_t bad[2] = {-128, 0};
   const float one = 1.0f;
@@ -255,7 +256,7 @@ TEST_CASE("W8A8 linear output (outlier columns included) is bit-identical to the
       uint64_t seed = 50;
       for (int64_t M : {1, 6, 13, 70})
         for (int64_t K : {5, 64, 1000})
-          for (int64_t N : {7, 65, 100}) {
+          for (int64_t N : {7, 65, 100, 300}) {  // 300: full blocks of outlier columns and a tail
             const bool outliers = K > 5 && (M + K) % 2 == 1;
             const QuantizedWeight qw = outliers ? random_weight_with_outliers(N, K, ++seed) : random_weight(N, K, ++seed);
             const Int8Weight v = qw.view();
@@ -307,7 +308,7 @@ TEST_CASE("W8A16 linear (outlier columns included) matches its reference within 
               double mag = bias ? std::fabs(bias[n]) : 0.0;
               for (int64_t k = 0; k < K; ++k) mag += std::fabs(x[m * K + k] * v.scale[n] * q[n * K + k]);
               for (int64_t j = 0; j < v.n_outliers; ++j)
-                mag += std::fabs(x[m * K + v.outlier_columns[j]] * v.outlier_weights[j * N + n]);
+                mag += std::fabs(x[m * K + v.outlier_columns[j]] * v.outlier_weights[j * v.outlier_ld + n]);
               const double d = std::fabs(double(got[m * N + n]) - want[m * N + n]);
               // the outlier fmas run in the same order in both: (2 (K + n_outliers) + 4) u covers them
               worst = std::max(worst, std::isnan(d) ? 1e30 : d / ((2.0 * (K + v.n_outliers) + 4) * kU * mag + 1e-37));

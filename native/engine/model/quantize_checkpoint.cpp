@@ -79,7 +79,8 @@ QuantizeCheckpointReport quantize_checkpoint(const std::string& in_dir, const st
                       {{"format", "pt"}, {"vlac_quantization", kInt8Quantization}});
   for (const ops::QuantizedWeight& q : quantized) {
     w.write(q.scales().data(), q.scales().size() * 4);
-    w.write(q.outlier_weights().data(), q.outlier_weights().size() * 4);
+    const std::vector<float> outliers = q.outlier_weight_rows();
+    w.write(outliers.data(), outliers.size() * 4);
     w.write(q.outlier_columns().data(), q.outlier_columns().size() * 4);
   }
   for (const Planned& t : bf16s) {

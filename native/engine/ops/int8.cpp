@@ -64,10 +64,14 @@ bool avx2_usable() { return isa_supported(Isa::Avx2); }
 
 QuantizedWeight::QuantizedWeight(const int8_t* q_rows, const float* scale, int64_t N, int64_t K,
                                  std::vector<int32_t> outlier_columns, std::vector<float> outlier_weights)
-    : outlier_columns_(std::move(outlier_columns)), outlier_weights_(std::move(outlier_weights)), N_(N), K_(K) {
+    : outlier_columns_(std::move(outlier_columns)), N_(N), K_(K) {
   check_shape(N, K, "QuantizedWeight");
-  VLAC_CHECK(outlier_weights_.size() == outlier_columns_.size() * static_cast<size_t>(N),
+  VLAC_CHECK(outlier_weights.size() == outlier_columns_.size() * static_cast<size_t>(N),
              "QuantizedWeight: outlier weights are not [outlier columns, N]");
+  const int64_t ld = outlier_ld();
+  outlier_weights_.assign(outlier_columns_.size() * static_cast<size_t>(ld), 0.0f);
+  for (size_t j = 0; j < outlier_columns_.size(); ++j)
+    std::copy(outlier_weights.begin() + j * N, outlier_weights.begin() + (j + 1) * N, outlier_weights_.begin() + j * ld);
   for (size_t j = 0; j < outlier_columns_.size(); ++j) {
     const int32_t k = outlier_columns_[j];
     VLAC_CHECK(k >= 0 && k < K && (j == 0 || k > outlier_columns_[j - 1]),
@@ -103,6 +107,14 @@ std::vector<int8_t> QuantizedWeight::rows() const {
   const int64_t k4 = (K_ + 3) / 4;
   for (int64_t n = 0; n < N_; ++n)
     for (int64_t k = 0; k < K_; ++k) out[n * K_ + k] = packed_[packed_index(n, k, k4)];
+  return out;
+}
+
+std::vector<float> QuantizedWeight::outlier_weight_rows() const {
+  std::vector<float> out(outlier_columns_.size() * static_cast<size_t>(N_));
+  for (size_t j = 0; j < outlier_columns_.size(); ++j)
+    std::copy(outlier_weights_.begin() + j * outlier_ld(), outlier_weights_.begin() + j * outlier_ld() + N_,
+              out.begin() + j * N_);
   return out;
 }
 

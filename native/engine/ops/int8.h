@@ -50,11 +50,14 @@ struct Int8Weight {
   const float* scale = nullptr;     // [N]
   const int32_t* col_sum = nullptr; // [N]
   int64_t N = 0, K = 0;
-  // The outlier input channels, ascending, and their weights [n_outliers, N] (row j: column
-  // outlier_columns[j] of W across the N outputs).
+  // The outlier input channels, ascending, and their weights: row j (column outlier_columns[j] of
+  // W across the N outputs) at outlier_weights + j · outlier_ld. outlier_ld is N rounded up to 16
+  // plus 16 floats, so that the rows of one column block do not all fall in one L1 set (a row
+  // stride that is a multiple of 4 KiB would).
   const int32_t* outlier_columns = nullptr;
   const float* outlier_weights = nullptr;
   int64_t n_outliers = 0;
+  int64_t outlier_ld = 0;
   int64_t k4() const { return (K + 3) / 4; }
   int64_t n16() const { return (N + 15) / 16; }
 };
@@ -70,13 +73,14 @@ class QuantizedWeight {
 
   Int8Weight view() const {
     return {packed_.data(), scale_.data(), col_sum_.data(), N_, K_, outlier_columns_.data(), outlier_weights_.data(),
-            static_cast<int64_t>(outlier_columns_.size())};
+            static_cast<int64_t>(outlier_columns_.size()), outlier_ld()};
   }
   int64_t N() const { return N_; }
   int64_t K() const { return K_; }
   const std::vector<float>& scales() const { return scale_; }
   const std::vector<int32_t>& outlier_columns() const { return outlier_columns_; }
-  const std::vector<float>& outlier_weights() const { return outlier_weights_; }
+  // The outlier columns' weights [n_outliers, N] row-major (what a pre-quantized checkpoint stores).
+  std::vector<float> outlier_weight_rows() const;
   // Row-major codes [N, K] (what a pre-quantized checkpoint stores).
   std::vector<int8_t> rows() const;
   // The resident bytes of codes, scales, column sums and outlier columns.
@@ -89,8 +93,9 @@ class QuantizedWeight {
   std::vector<float> scale_;
   std::vector<int32_t> col_sum_;
   std::vector<int32_t> outlier_columns_;
-  std::vector<float> outlier_weights_;
+  std::vector<float> outlier_weights_;  // [n_outliers, outlier_ld()]
   int64_t N_ = 0, K_ = 0;
+  int64_t outlier_ld() const { return (N_ + 15) / 16 * 16 + 16; }
 };
 
 // The outlier rule (see above): a column is an outlier when its largest |weight| exceeds
@@ -124,7 +129,7 @@ using GemmS32Fn = void (*)(const uint8_t* codes, int64_t M, int64_t ldq, const I
 using GemmF32Fn = void (*)(const uint8_t* codes, int64_t M, int64_t ldq, const float* scales, const Int8Weight& w,
                            const float* bias, float* y);
 using LinearW8A16Fn = void (*)(const float* x, int64_t M, const Int8Weight& w, const float* bias, float* y);
-// y [M, N] += the outlier columns' products, y[m,n] = fma(x[m,k_j], w.outlier_weights[j,n], y[m,n]), j in order.
+// y [M, N] += the outlier columns' products, y[m,n] = fma(x[m,k_j], W[n,k_j], y[m,n]), j in order.
 using AddOutliersFn = void (*)(const float* x, int64_t M, const Int8Weight& w, float* y);
 
 struct Int8Kernels {

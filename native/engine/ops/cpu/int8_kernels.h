@@ -188,24 +188,47 @@ struct Int8 {
     });
   }
 
-  // y[m, :] += Σ_j x[m, k_j] · outlier_weights[j, :], one fma per j in order (the reference's).
+  // y[m, :] += Σ_j x[m, k_j] · (outlier weights row j), one fma per j in order (the reference's).
+  // Threads split blocks of kOutlierBlock columns, so a block's outlier weights (n_outliers x 128
+  // floats) stay in L1/L2 while every row passes them.
+  static constexpr int64_t kOutlierBlock = 128;
   static void add_outliers(const float* x, int64_t M, const Int8Weight& w, float* y) {
-    const int64_t N = w.N;
-    parallel_ranges(M, max64(1, kElementwiseGrain / max64(N * w.n_outliers, 1)), [&](int64_t m0, int64_t m1) {
-      for (int64_t m = m0; m < m1; ++m) {
-        float* yr = y + m * N;
-        const float* xr = x + m * w.K;
-        for (int64_t n = 0; n < N; n += W) {
-          const int64_t len = min64(W, N - n);
-          F acc = len == W ? P::load_f(yr + n) : P::load_f_n(yr + n, len);
-          for (int64_t j = 0; j < w.n_outliers; ++j) {
-            const float* ow = w.outlier_weights + j * N + n;
-            acc = P::fmadd(P::set1(xr[w.outlier_columns[j]]), len == W ? P::load_f(ow) : P::load_f_n(ow, len), acc);
+    const int64_t N = w.N, blocks = (N + kOutlierBlock - 1) / kOutlierBlock;
+    const int64_t grain = max64(1, kElementwiseGrain / max64(M * kOutlierBlock * w.n_outliers, 1));
+    parallel_ranges(blocks, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t n_end = min64(N, (b + 1) * kOutlierBlock);
+        for (int64_t m = 0; m < M; ++m) {
+          float* yr = y + m * N;
+          const float* xr = x + m * w.K;
+          if (n_end - b * kOutlierBlock == kOutlierBlock) {  // a full block: independent fma chains
+            constexpr int V = static_cast<int>(kOutlierBlock / W);
+            float* yb = yr + b * kOutlierBlock;
+            F acc[V];
+#pragma GCC unroll 16
+            for (int v = 0; v < V; ++v) acc[v] = P::load_f(yb + v * W);
+            for (int64_t j = 0; j < w.n_outliers; ++j) {
+              const F xv = P::set1(xr[w.outlier_columns[j]]);
+              const float* ow = w.outlier_weights + j * w.outlier_ld + b * kOutlierBlock;
+#pragma GCC unroll 16
+              for (int v = 0; v < V; ++v) acc[v] = P::fmadd(xv, P::load_f(ow + v * W), acc[v]);
+            }
+#pragma GCC unroll 16
+            for (int v = 0; v < V; ++v) P::store_f(yb + v * W, acc[v]);
+            continue;
           }
-          if (len == W)
-            P::store_f(yr + n, acc);
-          else
-            P::store_f_n(yr + n, acc, len);
+          for (int64_t n = b * kOutlierBlock; n < n_end; n += W) {
+            const int64_t len = min64(W, n_end - n);
+            F acc = len == W ? P::load_f(yr + n) : P::load_f_n(yr + n, len);
+            for (int64_t j = 0; j < w.n_outliers; ++j) {
+              const float* ow = w.outlier_weights + j * w.outlier_ld + n;
+              acc = P::fmadd(P::set1(xr[w.outlier_columns[j]]), len == W ? P::load_f(ow) : P::load_f_n(ow, len), acc);
+            }
+            if (len == W)
+              P::store_f(yr + n, acc);
+            else
+              P::store_f_n(yr + n, acc, len);
+          }
         }
       }
     });

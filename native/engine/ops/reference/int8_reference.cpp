@@ -67,7 +67,7 @@ void add_outliers(const float* x, int64_t M, const Int8Weight& w, float* y) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < w.N; ++n)
       for (int64_t j = 0; j < w.n_outliers; ++j)
-        y[m * w.N + n] = std::fma(x[m * w.K + w.outlier_columns[j]], w.outlier_weights[j * w.N + n], y[m * w.N + n]);
+        y[m * w.N + n] = std::fma(x[m * w.K + w.outlier_columns[j]], w.outlier_weights[j * w.outlier_ld + n], y[m * w.N + n]);
 }
 
 }  // namespace
