@@ -12,22 +12,19 @@
 
 #include <unistd.h>
 
-#include <algorithm>
-#include <cmath>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/json.h"
 #include "image/preprocess.h"
 #include "model/random_checkpoint.h"
-#include "model/safetensors.h"
 #include "runtime/model.h"
-#include "runtime/sequence.h"
 #include "support/fixtures.h"
+#include "support/model_compare.h"
 
 using namespace vlac;
+using namespace vlac::test;
 
 namespace {
 
@@ -46,47 +43,6 @@ Pair load_pair(const std::string& dir) {
   o.weights.bf16_activations = true;
   p.bf16 = Model::load(dir, o);
   return p;
-}
-
-double cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    ab += double(a[i]) * b[i];
-    aa += double(a[i]) * a[i];
-    bb += double(b[i]) * b[i];
-  }
-  return ab / std::sqrt(aa * bb);
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
-  return m;
-}
-
-int32_t argmax(const std::vector<float>& v) {
-  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-std::unique_ptr<Sequence> prefilled(const Model& model, const std::vector<int32_t>& ids, const std::vector<float>& pixels,
-                                    int64_t n_images) {
-  std::vector<float> rows;
-  if (n_images > 0) rows = model.encode_tiles(pixels.data(), n_images);
-  auto seq = model.create_sequence();
-  seq->prefill(ids.data(), static_cast<int64_t>(ids.size()), rows.data(),
-               static_cast<int64_t>(rows.size()) / model.hidden_size());
-  return seq;
-}
-
-std::vector<float> golden_pixels(const SafetensorsFile& tensors, const json& c, int64_t tile) {
-  std::vector<float> pixels;
-  for (const auto& name : c["images"]) {
-    const TensorView& t = tensors.tensor("pixels/" + name.get<std::string>());
-    std::vector<float> chw(static_cast<size_t>(3 * tile * tile));
-    normalize_tile(t.data, static_cast<int>(tile), chw.data());
-    pixels.insert(pixels.end(), chw.begin(), chw.end());
-  }
-  return pixels;
 }
 
 struct Worst {
