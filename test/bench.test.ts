@@ -99,6 +99,21 @@ describe('vlac bench', () => {
     expect(ratioRow, r.stdout).toBeDefined();
   });
 
+  it('--compare cpu,bf16 cpu,int8 loads both weight formats; each is graded on the bytes it holds', () => {
+    const out = join(work, 'int8');
+    const r = bench(['--compare', 'cpu,bf16,2', 'cpu,int8,2', '--scenario', 'decode:64', '--iterations', '2', '--warmup', '0',
+      '--decode-tokens', '2', '--no-torch-peak', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8'));
+    expect(schemaErrors(report)).toEqual([]);
+    const [bf16, int8] = report.configurations;
+    expect([bf16.weights, int8.weights]).toEqual(['bf16', 'int8']);
+    expect(int8.model.resident_weight_bytes).toBeLessThan(bf16.model.resident_weight_bytes);
+    // decode reads the weights once per token: int8 codes (+ scales) are about half the bf16 bytes
+    expect(int8.scenarios['decode:64'].bytes).toBeLessThan(0.7 * bf16.scenarios['decode:64'].bytes);
+    expect(report.comparison['decode:64'].p50_ratio).toBeGreaterThan(0);
+  });
+
   it('a device without a backend is ERR_VLAC_CUDA_UNAVAILABLE, a malformed configuration ERR_VLAC_BAD_ARGUMENT', () => {
     const cuda = bench(['--compare', 'cuda:0,bf16', 'cpu,bf16', '--no-torch-peak']);
     expect(cuda.status).toBe(1);
