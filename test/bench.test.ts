@@ -2,9 +2,9 @@
 // (single runs and --compare), the stages add up, a missing torch is reported as such, and the
 // charts are PNGs. Timings are not asserted: benchmarks are not timed tests.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -135,6 +135,24 @@ describe('vlac bench', () => {
     const badStage = structuredClone(report);
     badStage.scenarios.pair.stages_ms.encode = null;
     expect(schemaErrors(badStage).length).toBeGreaterThan(0);
+  });
+
+  // The C++ CLI (machines without Node) writes the same JSON: npm test builds it beside the addon.
+  const cli = process.env.VLAC_NATIVE_BINARY ? join(dirname(process.env.VLAC_NATIVE_BINARY), 'vlac_cli') : '';
+  it.skipIf(!cli || !existsSync(cli))('vlac_cli bench --compare writes a report of the same schema, its image_decode and parse null', () => {
+    const file = join(work, 'cli.json');
+    const r = spawnSync(cli, ['bench', '--model', tinyA, '--compare', 'cpu,bf16,1', 'cpu,int8,1', '--scenario', 'pair,decode:64',
+      '--iterations', '2', '--warmup', '0', '--decode-tokens', '2', '--no-torch-peak', '--out', file], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/p50 ratio/);
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    expect(schemaErrors(report)).toEqual([]);
+    expect(report.versions.node).toBeNull();
+    for (const c of report.configurations) {
+      expect(c.scenarios.pair.stages_ms.image_decode).toBeNull();
+      expect(c.scenarios.pair.stages_ms.parse).toBeNull();
+      expect(c.scenarios.pair.stages_ms.resize).toBeGreaterThan(0);
+    }
   });
 
   it('an unknown scenario is ERR_VLAC_BAD_ARGUMENT', () => {
