@@ -50,8 +50,8 @@ const MAX_TILES = 40;
 interface NativeImages {
   preprocess(
     rgb: Uint8Array, width: number, height: number, mode: 'vlac' | 'internvl', maxTiles: number,
-    tileSize: number, label: string,
-  ): Promise<{ tiles: number; size: number; uint8: Uint8Array; pixels: Float32Array }>;
+    tileSize: number, label: string, pixels?: boolean,
+  ): Promise<{ tiles: number; size: number; uint8: Uint8Array; pixels?: Float32Array }>;
   toRgb(data: Uint8Array, width: number, height: number, channels: number, label: string): Uint8Array;
   cmykToRgb(cmyk: Uint8Array, width: number, height: number, label: string): Uint8Array;
 }
@@ -127,7 +127,8 @@ export async function decodeImage(input: ImageInput, index = 0): Promise<RgbImag
   if (isRawImage(input)) {
     checkRawImage(input, label);
     const { data, width, height, channels } = input;
-    const rgb = callNative(() => native().toRgb(data, width, height, channels, label));
+    // RGB already: preprocess checks its size and copies it, so no converted copy is made here
+    const rgb = channels === 3 ? data : callNative(() => native().toRgb(data, width, height, channels, label));
     return { rgb, width, height };
   }
   throw badImage(label, 'expected a file path, encoded bytes, { data, width, height, channels } or a sharp instance');
@@ -150,7 +151,19 @@ export async function preprocessImage(input: ImageInput, options: PreprocessOpti
   const { rgb, width, height } = await decodeImage(input, index);
   try {
     const out = await native().preprocess(rgb, width, height, mode, maxTiles, TILE_SIZE, labelOf(index));
-    return { tiles: out.tiles, uint8: out.uint8, pixels: out.pixels };
+    return { tiles: out.tiles, uint8: out.uint8, pixels: out.pixels as Float32Array };
+  } catch (err) {
+    throw VlacError.from(err);
+  }
+}
+
+/** The uint8 tiles of one image, what the model calls take: the fp32 pixels are not made. */
+export async function preprocessTiles(input: ImageInput, options: PreprocessOptions = {}, index = 0): Promise<{ tiles: number; uint8: Uint8Array }> {
+  const { mode, maxTiles } = checkOptions(options);
+  const { rgb, width, height } = await decodeImage(input, index);
+  try {
+    const out = await native().preprocess(rgb, width, height, mode, maxTiles, TILE_SIZE, labelOf(index), false);
+    return { tiles: out.tiles, uint8: out.uint8 };
   } catch (err) {
     throw VlacError.from(err);
   }

@@ -2,7 +2,7 @@
 // low-level calls (preprocess, encodeImages, sequences) and the VLAC task methods.
 import { statSync } from 'node:fs';
 import { VlacError, badArgument, callNative } from './errors.js';
-import { preprocessImage, type ImageInput, type PreprocessOptions, type PreprocessedImage } from './images.js';
+import { preprocessImage, preprocessTiles, type ImageInput, type PreprocessOptions, type PreprocessedImage } from './images.js';
 import { loadNative, nativeBinaryPath } from './native.js';
 import {
   Sequence, nativeGenerateOptions, runCancellable, type Embeddings, type NativeSequenceHandle, type SequenceHost,
@@ -72,7 +72,7 @@ interface NativeModelHandle {
   tokenizer(): ConstructorParameters<typeof Tokenizer>[0];
   encodeTiles(tiles: Uint8Array | Float32Array, n: number): Promise<Float32Array>;
   createSequence(): NativeSequenceHandle;
-  generateBatch(requests: { ids: Int32Array; tiles?: Uint8Array }[], options: object, token?: object): Promise<{
+  generateBatch(requests: { ids: Int32Array; tiles?: Uint8Array | Uint8Array[] }[], options: object, token?: object): Promise<{
     replies: { ids: Int32Array; text: string; finishReason: 'stop' | 'length' | 'aborted'; steps: never[]; timedOut: boolean }[];
     timing: { encodeMs: number; prefillMs: number; decodeMs: number };
     cache: CacheCounters;
@@ -304,7 +304,7 @@ export class Vlac extends VlacTasks implements SequenceHost {
     const t0 = performance.now();
     const prepared = await Promise.all(requests.map(async (r) => ({
       ids: r.ids,
-      ...(r.images.length ? { tiles: (await tilesOf(r.images)).uint8 } : {}),
+      ...(r.images.length ? { tiles: (await tileParts(r.images)).map((p) => p.uint8) } : {}),
     })));
     const decodeImagesMs = performance.now() - t0;
     // The task layer passes what is left of its deadline; under 1 ms left is still a timeout, not a bad argument.
@@ -384,10 +384,15 @@ export class Vlac extends VlacTasks implements SequenceHost {
   }
 }
 
-// The uint8 tiles of images (preprocessed already, or ImageInputs preprocessed the VLAC way),
-// concatenated in order.
+// The uint8 tiles of images (preprocessed already, or ImageInputs preprocessed the VLAC way), one
+// array per image, in order (generateBatch joins them natively).
+async function tileParts(images: (PreprocessedImage | ImageInput)[]): Promise<{ tiles: number; uint8: Uint8Array }[]> {
+  return Promise.all(images.map((img, i) => (isPreprocessed(img) ? img : preprocessTiles(img as ImageInput, {}, i))));
+}
+
+// The same, concatenated.
 async function tilesOf(images: (PreprocessedImage | ImageInput)[]): Promise<{ uint8: Uint8Array; count: number }> {
-  const done = await Promise.all(images.map((img, i) => (isPreprocessed(img) ? img : preprocessImage(img as ImageInput, {}, i))));
+  const done = await tileParts(images);
   const count = done.reduce((n, p) => n + p.tiles, 0);
   const uint8 = new Uint8Array(done.reduce((n, p) => n + p.uint8.length, 0));
   let at = 0;

@@ -1,13 +1,17 @@
 // Image preprocessing for JS (src/images.ts decodes with sharp; the pixels are made here):
 //   preprocess(rgb: Uint8Array, width, height, mode: 'vlac' | 'internvl', maxTiles, tileSize,
-//              label?: string) -> Promise<{ tiles, size, uint8: Uint8Array, pixels: Float32Array }>
-//       uint8: tiles x size x size x 3 (HWC RGB); pixels: tiles x 3 x size x size, normalised fp32.
+//              label?: string, pixels = true) -> Promise<{ tiles, size, uint8: Uint8Array, pixels?: Float32Array }>
+//       uint8: tiles x size x size x 3 (HWC RGB); pixels: tiles x 3 x size x size, normalised fp32,
+//       made only when asked (the model calls take the uint8 tiles).
 //       Runs on a libuv worker thread (an InternVL grid at 12 tiles takes tens of milliseconds).
+//       The input copy and both results are PageBuffers (common/page_buffer.h): the results live
+//       until V8 collects them, and malloc'd they would fragment the worker threads' arenas.
 //   toRgb(data: Uint8Array, width, height, channels: 1..4, label?) -> Uint8Array (RGB, alpha dropped)
 //   cmykToRgb(cmyk: Uint8Array, width, height, label?) -> Uint8Array (Pillow's plain formula)
 #include <cstring>
 #include <memory>
 
+#include "common/page_buffer.h"
 #include "image/color.h"
 #include "image/preprocess.h"
 #include "napi/bindings.h"
@@ -47,6 +51,14 @@ size_t expect_bytes(Napi::Env env, const Napi::Uint8Array& data, int width, int 
   return need;
 }
 
+// Hands a PageBuffer to JS without copying; the ArrayBuffer's finalizer unmaps it.
+Napi::ArrayBuffer to_array_buffer(Napi::Env env, PageBuffer bytes) {
+  if (bytes.empty()) return Napi::ArrayBuffer::New(env, 0);
+  auto* owned = new PageBuffer(std::move(bytes));
+  return Napi::ArrayBuffer::New(
+      env, owned->data(), owned->size(), [](Napi::Env, void*, PageBuffer* b) { delete b; }, owned);
+}
+
 Napi::Uint8Array to_uint8_array(Napi::Env env, const std::vector<uint8_t>& bytes) {
   Napi::Uint8Array out = Napi::Uint8Array::New(env, bytes.size());
   if (!bytes.empty()) std::memcpy(out.Data(), bytes.data(), bytes.size());
@@ -55,8 +67,8 @@ Napi::Uint8Array to_uint8_array(Napi::Env env, const std::vector<uint8_t>& bytes
 
 class PreprocessWorker : public Napi::AsyncWorker {
  public:
-  PreprocessWorker(Napi::Env env, std::vector<uint8_t> rgb, int width, int height, ResizeMode mode,
-                   int max_tiles, int tile_size, std::string label)
+  PreprocessWorker(Napi::Env env, PageBuffer rgb, int width, int height, ResizeMode mode,
+                   int max_tiles, int tile_size, std::string label, bool with_pixels)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         rgb_(std::move(rgb)),
@@ -65,18 +77,25 @@ class PreprocessWorker : public Napi::AsyncWorker {
         mode_(mode),
         max_tiles_(max_tiles),
         tile_size_(tile_size),
-        label_(std::move(label)) {}
+        label_(std::move(label)),
+        with_pixels_(with_pixels) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      tiles_ = preprocess_image(rgb_.data(), width_, height_, mode_, max_tiles_, 1, tile_size_,
-                                true, label_);
-      const size_t plane = static_cast<size_t>(tiles_.size) * tiles_.size;
-      pixels_ = std::make_unique<std::vector<float>>(plane * 3 * tiles_.count);
-      for (int t = 0; t < tiles_.count; ++t) {
-        normalize_tile(&tiles_.rgb[plane * 3 * t], tiles_.size, pixels_->data() + plane * 3 * t);
+      ImageTiles tiles = preprocess_image(rgb_.data(), width_, height_, mode_, max_tiles_, 1, tile_size_,
+                                          true, label_);
+      count_ = tiles.count;
+      size_ = tiles.size;
+      rgb_ = PageBuffer();
+      uint8_ = PageBuffer(tiles.rgb.size());
+      if (!tiles.rgb.empty()) std::memcpy(uint8_.data(), tiles.rgb.data(), tiles.rgb.size());
+      if (with_pixels_) {
+        const size_t plane = static_cast<size_t>(tiles.size) * tiles.size;
+        pixels_ = PageBuffer(plane * 3 * tiles.count * sizeof(float));
+        for (int t = 0; t < tiles.count; ++t)
+          normalize_tile(&tiles.rgb[plane * 3 * t], tiles.size, pixels_.as<float>() + plane * 3 * t);
       }
     } catch (const Error& e) {
       error_code_ = error_code_name(e.code());
@@ -97,16 +116,14 @@ class PreprocessWorker : public Napi::AsyncWorker {
       return;
     }
     Napi::Object out = Napi::Object::New(env);
-    out.Set("tiles", Napi::Number::New(env, tiles_.count));
-    out.Set("size", Napi::Number::New(env, tiles_.size));
-    out.Set("uint8", to_uint8_array(env, tiles_.rgb));
-    // The normalised pixels are the largest result (12 bytes per pixel per tile): hand the buffer
-    // to JS without copying; the finalizer frees it with the ArrayBuffer.
-    std::vector<float>* pixels = pixels_.release();
-    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
-        env, pixels->data(), pixels->size() * sizeof(float),
-        [](Napi::Env, void*, std::vector<float>* owned) { delete owned; }, pixels);
-    out.Set("pixels", Napi::Float32Array::New(env, pixels->size(), buffer, 0));
+    out.Set("tiles", Napi::Number::New(env, count_));
+    out.Set("size", Napi::Number::New(env, size_));
+    const size_t bytes = uint8_.size();
+    out.Set("uint8", Napi::Uint8Array::New(env, bytes, to_array_buffer(env, std::move(uint8_)), 0));
+    if (with_pixels_) {
+      const size_t floats = pixels_.size() / sizeof(float);
+      out.Set("pixels", Napi::Float32Array::New(env, floats, to_array_buffer(env, std::move(pixels_)), 0));
+    }
     deferred_.Resolve(out);
   }
 
@@ -114,13 +131,14 @@ class PreprocessWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  std::vector<uint8_t> rgb_;
+  PageBuffer rgb_;  // the input copy, unmapped once the tiles are made
   int width_, height_;
   ResizeMode mode_;
   int max_tiles_, tile_size_;
   std::string label_;
-  ImageTiles tiles_;
-  std::unique_ptr<std::vector<float>> pixels_;
+  bool with_pixels_;
+  int count_ = 0, size_ = 0;
+  PageBuffer uint8_, pixels_;
   std::string error_code_, error_message_;
 };
 
@@ -150,10 +168,12 @@ Napi::Value preprocess(const Napi::CallbackInfo& info) {
     throw make_error(env, "ERR_VLAC_BAD_ARGUMENT",
                      "tileSize must be between 1 and " + std::to_string(kMaxTileSize) + ", got " +
                          std::to_string(tile_size));
+  const bool with_pixels = info.Length() <= 7 || info[7].IsUndefined() || info[7].ToBoolean().Value();
   const size_t bytes = expect_bytes(env, rgb, width, height, 3, label);
-  auto* worker = new PreprocessWorker(env, std::vector<uint8_t>(rgb.Data(), rgb.Data() + bytes),
-                                      width, height, mode, static_cast<int>(max_tiles),
-                                      static_cast<int>(tile_size), label);
+  PageBuffer copy = guard(env, [&] { return PageBuffer(bytes); });
+  std::memcpy(copy.data(), rgb.Data(), bytes);
+  auto* worker = new PreprocessWorker(env, std::move(copy), width, height, mode, static_cast<int>(max_tiles),
+                                      static_cast<int>(tile_size), label, with_pixels);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

@@ -4,11 +4,13 @@
 // ordered without locks (fork and dispose are jobs too).
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <memory>
 
 #include "bench/benchmark.h"
 #include "bench/table.h"
 #include "common/cpu_features.h"
+#include "common/page_buffer.h"
 #include "common/thread_pool.h"
 #include "napi/bindings.h"
 #include "napi/errors.h"
@@ -449,7 +451,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     if (!info[1].IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "options must be an object");
     struct Request {
       std::vector<int32_t> ids;
-      std::vector<uint8_t> tiles;
+      PageBuffer tiles;  // mapped, not malloc'd: freed on the inference thread (common/page_buffer.h)
       int64_t n_tiles = 0;
     };
     Napi::Array arr = info[0].As<Napi::Array>();
@@ -459,12 +461,27 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
       if (!arr.Get(i).IsObject()) throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "requests[" + std::to_string(i) + "] must be an object");
       Napi::Object r = arr.Get(i).As<Napi::Object>();
       (*requests)[i].ids = int32_array(r.Get("ids"), "ids");
-      if (r.Get("tiles").IsTypedArray()) {
-        Napi::Uint8Array t = r.Get("tiles").As<Napi::Uint8Array>();
-        if (t.ElementLength() % per_tile != 0)
-          throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "requests[" + std::to_string(i) + "].tiles has a partial tile");
-        (*requests)[i].n_tiles = static_cast<int64_t>(t.ElementLength() / per_tile);
-        (*requests)[i].tiles.assign(t.Data(), t.Data() + t.ElementLength());
+      // one Uint8Array, or one per image (joined here: the JS side then makes no joined copy)
+      std::vector<Napi::Uint8Array> parts;
+      const Napi::Value tiles = r.Get("tiles");
+      if (tiles.IsTypedArray()) parts.push_back(tiles.As<Napi::Uint8Array>());
+      if (tiles.IsArray())
+        for (uint32_t k = 0; k < tiles.As<Napi::Array>().Length(); ++k) {
+          const Napi::Value part = tiles.As<Napi::Array>().Get(k);
+          if (!part.IsTypedArray() || part.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+            throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "requests[" + std::to_string(i) + "].tiles[" + std::to_string(k) + "] must be a Uint8Array");
+          parts.push_back(part.As<Napi::Uint8Array>());
+        }
+      size_t bytes = 0;
+      for (const auto& t : parts) bytes += t.ElementLength();
+      if (bytes % per_tile != 0)
+        throw make_error(env, "ERR_VLAC_BAD_ARGUMENT", "requests[" + std::to_string(i) + "].tiles has a partial tile");
+      (*requests)[i].n_tiles = static_cast<int64_t>(bytes / per_tile);
+      (*requests)[i].tiles = guard(env, [&] { return PageBuffer(bytes); });
+      size_t at = 0;
+      for (const auto& t : parts) {
+        if (t.ElementLength() > 0) std::memcpy((*requests)[i].tiles.data() + at, t.Data(), t.ElementLength());
+        at += t.ElementLength();
       }
     }
     Napi::Object o = info[1].As<Napi::Object>();

@@ -6,6 +6,7 @@
 
 #include "common/cpu_features.h"
 #include "common/error.h"
+#include "common/workspace.h"
 
 namespace vlac {
 namespace {
@@ -242,19 +243,21 @@ std::vector<uint8_t> resize_rgb8(const uint8_t* rgb, int width, int height, int 
     row_end = vertical.first.back() + vertical.count.back();
   }
 
-  std::vector<uint8_t> horizontal;
+  std::vector<uint8_t> out(static_cast<size_t>(dst_width) * dst_height * 3);
+  if (!need_vertical) {
+    horizontal_pass(rgb, width, 0, height, resample_axis(width, dst_width, filter), out.data());
+    return out;
+  }
+  WorkspaceScope ws;  // the horizontal pass's rows: the thread's kept memory, not an allocation per image
   const uint8_t* rows = rgb;
   if (need_horizontal) {
-    horizontal.resize(static_cast<size_t>(row_end - row_begin) * dst_width * 3);
-    horizontal_pass(rgb, width, row_begin, row_end, resample_axis(width, dst_width, filter),
-                    horizontal.data());
-    if (!need_vertical) return horizontal;
-    rows = horizontal.data();
+    uint8_t* horizontal = ws.take<uint8_t>(static_cast<size_t>(row_end - row_begin) * dst_width * 3);
+    horizontal_pass(rgb, width, row_begin, row_end, resample_axis(width, dst_width, filter), horizontal);
+    rows = horizontal;
   } else {
     rows = rgb + static_cast<size_t>(row_begin) * width * 3;
   }
 
-  std::vector<uint8_t> out(static_cast<size_t>(dst_width) * dst_height * 3);
   const size_t row_bytes = static_cast<size_t>(dst_width) * 3;
   if (cpu_has_avx2()) {
     vertical_rows_avx2(rows, row_bytes, vertical, row_begin, out.data());

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/workspace.h"
 #include "model/rope.h"
 #include "ops/ops.h"
 
@@ -89,30 +90,33 @@ void InternLm2::forward(float* h, const std::vector<LlmSegment>& segments, const
 
   // RoPE tables per segment, once for all layers: the base depends on the KV length this forward
   // reaches (dynamic NTK); cached keys keep the rotation they were stored with.
-  std::vector<std::vector<float>> cos(segments.size()), sin(segments.size());
+  WorkspaceScope ws;
+  std::vector<float*> cos(segments.size()), sin(segments.size());
   for (size_t s = 0; s < segments.size(); ++s) {
     const int64_t n = segments[s].rows, past = segments[s].past;
-    cos[s].resize(static_cast<size_t>(n * hd / 2));
-    sin[s].resize(static_cast<size_t>(n * hd / 2));
-    rope_tables(rope_base(c, past + n), hd, past, n, cos[s].data(), sin[s].data());
+    cos[s] = ws.take<float>(static_cast<size_t>(n * hd / 2));
+    sin[s] = ws.take<float>(static_cast<size_t>(n * hd / 2));
+    rope_tables(rope_base(c, past + n), hd, past, n, cos[s], sin[s]);
   }
 
-  std::vector<float> x(static_cast<size_t>(rows * D)), qkv(static_cast<size_t>(rows * W));
-  std::vector<float> attn(static_cast<size_t>(rows * q_width));
-  std::vector<float> gate(static_cast<size_t>(rows * F)), up(static_cast<size_t>(rows * F));
+  float* x = ws.take<float>(static_cast<size_t>(rows * D));
+  float* qkv = ws.take<float>(static_cast<size_t>(rows * W));
+  float* attn = ws.take<float>(static_cast<size_t>(rows * q_width));
+  float* gate = ws.take<float>(static_cast<size_t>(rows * F));
+  float* up = ws.take<float>(static_cast<size_t>(rows * F));
   if (observer) (*observer)(0, h, rows);
   for (size_t li = 0; li < layers_.size(); ++li) {
     const Layer& l = layers_[li];
-    ops::rmsnorm(h, rows, D, l.attention_norm, eps, x.data());
-    l.wqkv.apply(x.data(), rows, nullptr, qkv.data());
+    ops::rmsnorm(h, rows, D, l.attention_norm, eps, x);
+    l.wqkv.apply(x, rows, nullptr, qkv);
     int64_t r0 = 0;
     for (size_t s = 0; s < segments.size(); ++s) {
       const LlmSegment& seg = segments[s];
-      float* q = qkv.data() + r0 * W;
+      float* q = qkv + r0 * W;
       float* k = q + q_width;
       float* v = k + kv_width;
-      ops::rope(q, seg.rows, Hq, hd, W, cos[s].data(), sin[s].data());
-      ops::rope(k, seg.rows, Hkv, hd, W, cos[s].data(), sin[s].data());
+      ops::rope(q, seg.rows, Hq, hd, W, cos[s], sin[s]);
+      ops::rope(k, seg.rows, Hkv, hd, W, cos[s], sin[s]);
       float* kc = seg.k_cache[li];
       float* vc = seg.v_cache[li];
       for (int64_t t = 0; t < seg.rows; ++t) {
@@ -120,18 +124,18 @@ void InternLm2::forward(float* h, const std::vector<LlmSegment>& segments, const
         std::memcpy(vc + (seg.past + t) * kv_width, v + t * W, sizeof(float) * kv_width);
       }
       ops::attention(q, W, kc, vc, kv_width, seg.rows, seg.past + seg.rows, Hq, Hkv, hd, scale, true, seg.past,
-                     attn.data() + r0 * q_width);
+                     attn + r0 * q_width);
       r0 += seg.rows;
     }
-    l.wo.apply(attn.data(), rows, nullptr, x.data());
-    ops::add(h, x.data(), rows * D);
+    l.wo.apply(attn, rows, nullptr, x);
+    ops::add(h, x, rows * D);
 
-    ops::rmsnorm(h, rows, D, l.ffn_norm, eps, x.data());
-    l.w1.apply(x.data(), rows, nullptr, gate.data());
-    l.w3.apply(x.data(), rows, nullptr, up.data());
-    ops::swiglu(gate.data(), up.data(), gate.data(), rows * F);
-    l.w2.apply(gate.data(), rows, nullptr, x.data());
-    ops::add(h, x.data(), rows * D);
+    ops::rmsnorm(h, rows, D, l.ffn_norm, eps, x);
+    l.w1.apply(x, rows, nullptr, gate);
+    l.w3.apply(x, rows, nullptr, up);
+    ops::swiglu(gate, up, gate, rows * F);
+    l.w2.apply(gate, rows, nullptr, x);
+    ops::add(h, x, rows * D);
     if (observer) (*observer)(static_cast<int64_t>(li) + 1, h, rows);
   }
 }
@@ -147,9 +151,10 @@ void InternLm2::final_norm(const float* h, int64_t rows, float* out) const {
 }
 
 void InternLm2::head(const float* h, int64_t rows, float* logits) const {
-  std::vector<float> normed(static_cast<size_t>(rows * config_.hidden_size));
-  final_norm(h, rows, normed.data());
-  output_.apply(normed.data(), rows, nullptr, logits);
+  WorkspaceScope ws;
+  float* normed = ws.take<float>(static_cast<size_t>(rows * config_.hidden_size));
+  final_norm(h, rows, normed);
+  output_.apply(normed, rows, nullptr, logits);
 }
 
 }  // namespace vlac

@@ -6,6 +6,7 @@
 
 #include "common/bf16.h"
 #include "common/error.h"
+#include "common/workspace.h"
 #include "ops/ops.h"
 
 namespace vlac {
@@ -154,41 +155,44 @@ void InternVit::forward(const float* pixels, int64_t n_tiles, float* out) const 
   const int64_t patch_width = C * p * p;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t pass = std::min(n_tiles, kTilesPerPass);
-  std::vector<float> cols(static_cast<size_t>(pass * patches * patch_width));
-  std::vector<float> x(static_cast<size_t>(pass * T * D)), qkv(static_cast<size_t>(pass * T * 3 * D));
-  std::vector<float> attn(static_cast<size_t>(pass * T * D)), mlp(static_cast<size_t>(pass * T * F));
+  WorkspaceScope ws;
+  float* cols = ws.take<float>(static_cast<size_t>(pass * patches * patch_width));
+  float* x = ws.take<float>(static_cast<size_t>(pass * T * D));
+  float* qkv = ws.take<float>(static_cast<size_t>(pass * T * 3 * D));
+  float* attn = ws.take<float>(static_cast<size_t>(pass * T * D));
+  float* mlp = ws.take<float>(static_cast<size_t>(pass * T * F));
 
   for (int64_t t0 = 0; t0 < n_tiles; t0 += pass) {
     const int64_t nt = std::min(pass, n_tiles - t0), rows = nt * T;
     float* h = out + t0 * T * D;  // the residual stream lives in the output
 
     // patch embedding as a GEMM over unfolded patches, then [CLS | patches] + position embedding
-    im2col_patches_bf16_rounded(pixels + t0 * C * tile_size_ * tile_size_, nt, C, tile_size_, p, cols.data());
-    ops::linear(cols.data(), nt * patches, patch_width, patch_w_, D, patch_b_, x.data());
+    im2col_patches_bf16_rounded(pixels + t0 * C * tile_size_ * tile_size_, nt, C, tile_size_, p, cols);
+    ops::linear(cols, nt * patches, patch_width, patch_w_, D, patch_b_, x);
     for (int64_t t = 0; t < nt; ++t) {
       float* tile = h + t * T * D;
       for (int64_t d = 0; d < D; ++d) tile[d] = class_embedding_[d] + position_embedding_[d];
-      const float* patch_rows = x.data() + t * patches * D;
+      const float* patch_rows = x + t * patches * D;
       const float* pos = position_embedding_.data() + D;
       for (int64_t i = 0; i < patches * D; ++i) tile[D + i] = patch_rows[i] + pos[i];
     }
 
     for (const Block& b : blocks_) {
-      norm(h, rows, b.norm1_w, b.norm1_b, x.data());
-      b.qkv_w.apply(x.data(), rows, b.qkv_b, qkv.data());
+      norm(h, rows, b.norm1_w, b.norm1_b, x);
+      b.qkv_w.apply(x, rows, b.qkv_b, qkv);
       for (int64_t t = 0; t < nt; ++t) {  // bidirectional attention within each tile
-        const float* q = qkv.data() + t * T * 3 * D;
+        const float* q = qkv + t * T * 3 * D;
         ops::attention(q, 3 * D, q + D, q + 2 * D, 3 * D, T, T, heads, heads, hd, scale, false, 0,
-                       attn.data() + t * T * D);
+                       attn + t * T * D);
       }
-      b.proj_w.apply(attn.data(), rows, b.proj_b, x.data());
-      ops::scale_add(h, x.data(), b.ls1, rows, D);
+      b.proj_w.apply(attn, rows, b.proj_b, x);
+      ops::scale_add(h, x, b.ls1, rows, D);
 
-      norm(h, rows, b.norm2_w, b.norm2_b, x.data());
-      b.fc1_w.apply(x.data(), rows, b.fc1_b, mlp.data());
-      ops::gelu_erf(mlp.data(), rows * F);
-      b.fc2_w.apply(mlp.data(), rows, b.fc2_b, x.data());
-      ops::scale_add(h, x.data(), b.ls2, rows, D);
+      norm(h, rows, b.norm2_w, b.norm2_b, x);
+      b.fc1_w.apply(x, rows, b.fc1_b, mlp);
+      ops::gelu_erf(mlp, rows * F);
+      b.fc2_w.apply(mlp, rows, b.fc2_b, x);
+      ops::scale_add(h, x, b.ls2, rows, D);
     }
   }
 }

@@ -1,8 +1,8 @@
 #include "model/projector.h"
 
 #include <cstring>
-#include <vector>
 
+#include "common/workspace.h"
 #include "ops/ops.h"
 
 namespace vlac {
@@ -47,15 +47,17 @@ Projector::Projector(const Checkpoint& ck, const WeightOptions& weights) {
 
 void Projector::forward(const float* vit, int64_t n_tiles, float* out) const {
   const int64_t per_tile = tokens_per_tile(), rows = n_tiles * per_tile, vit_tokens = 1 + grid_ * grid_;
-  std::vector<float> shuffled(static_cast<size_t>(rows * in_width_));
+  WorkspaceScope ws;
+  float* shuffled = ws.take<float>(static_cast<size_t>(rows * in_width_));
   for (int64_t t = 0; t < n_tiles; ++t)
     pixel_shuffle(vit + (t * vit_tokens + 1) * vit_width_, grid_, vit_width_, factor_, ps_version_,
-                  shuffled.data() + t * per_tile * in_width_);
-  std::vector<float> normed(shuffled.size()), hidden(static_cast<size_t>(rows * out_width_));
-  ops::layernorm(shuffled.data(), rows, in_width_, norm_w_, norm_b_, kProjectorNormEps, normed.data());
-  fc1_w_.apply(normed.data(), rows, fc1_b_, hidden.data());
-  ops::gelu_erf(hidden.data(), rows * out_width_);
-  fc2_w_.apply(hidden.data(), rows, fc2_b_, out);
+                  shuffled + t * per_tile * in_width_);
+  float* normed = ws.take<float>(static_cast<size_t>(rows * in_width_));
+  float* hidden = ws.take<float>(static_cast<size_t>(rows * out_width_));
+  ops::layernorm(shuffled, rows, in_width_, norm_w_, norm_b_, kProjectorNormEps, normed);
+  fc1_w_.apply(normed, rows, fc1_b_, hidden);
+  ops::gelu_erf(hidden, rows * out_width_);
+  fc2_w_.apply(hidden, rows, fc2_b_, out);
 }
 
 }  // namespace vlac

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/workspace.h"
 #include "runtime/model.h"
 
 namespace vlac {
@@ -107,25 +108,21 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
   const int64_t row_floats = per_tile * D;
   const int32_t img_context = model.image_context_id();
 
-  // ---- image rows, per request contiguous ----
+  // ---- image rows, per request contiguous, requests one after the other (in the workspace) ----
   auto t0 = Clock::now();
-  std::vector<std::vector<float>> request_rows(requests.size());
+  WorkspaceScope ws;
+  int64_t total = 0;
+  for (const auto& r : requests) total += r.n_tiles;
+  float* const all_rows = ws.take<float>(static_cast<size_t>(total * row_floats));
+  std::vector<float*> request_rows(requests.size());
+  for (size_t q = 0, at = 0; q < requests.size(); at += static_cast<size_t>(requests[q++].n_tiles * row_floats))
+    request_rows[q] = all_rows + at;
   std::vector<std::vector<ContentHash>> tile_hashes(requests.size());
   if (!frame_cache) {
-    int64_t total = 0;
-    std::vector<uint8_t> all;
-    for (const auto& r : requests) {
-      all.insert(all.end(), r.tiles, r.tiles + r.n_tiles * tile_bytes);
-      total += r.n_tiles;
-    }
-    std::vector<float> rows;
-    if (total > 0) rows = model.encode_tiles(all.data(), total);
-    int64_t at = 0;
-    for (size_t q = 0; q < requests.size(); ++q) {
-      const int64_t n = requests[q].n_tiles * row_floats;
-      request_rows[q].assign(rows.begin() + at, rows.begin() + at + n);
-      at += n;
-    }
+    uint8_t* all = ws.take<uint8_t>(static_cast<size_t>(total * tile_bytes));
+    for (size_t q = 0, at = 0; q < requests.size(); at += static_cast<size_t>(requests[q++].n_tiles * tile_bytes))
+      std::copy(requests[q].tiles, requests[q].tiles + requests[q].n_tiles * tile_bytes, all + at);
+    model.encode_tiles(all, total, all_rows);
     st.counts.frame_misses = static_cast<uint64_t>(total);
     if (prefix_cache)
       for (size_t q = 0; q < requests.size(); ++q)
@@ -153,24 +150,23 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
       }
     std::vector<TileRows> encoded;
     if (!missing.empty()) {
-      std::vector<uint8_t> pixels(missing.size() * static_cast<size_t>(tile_bytes));
+      WorkspaceScope encode_ws;
+      uint8_t* pixels = encode_ws.take<uint8_t>(missing.size() * static_cast<size_t>(tile_bytes));
       for (size_t m = 0; m < missing.size(); ++m)
-        std::copy(missing_pixels[m], missing_pixels[m] + tile_bytes, pixels.begin() + m * tile_bytes);
-      const std::vector<float> rows = model.encode_tiles(pixels.data(), static_cast<int64_t>(missing.size()));
+        std::copy(missing_pixels[m], missing_pixels[m] + tile_bytes, pixels + m * tile_bytes);
+      float* rows = encode_ws.take<float>(missing.size() * static_cast<size_t>(row_floats));
+      model.encode_tiles(pixels, static_cast<int64_t>(missing.size()), rows);
       for (size_t m = 0; m < missing.size(); ++m) {
-        encoded.push_back(std::make_shared<const std::vector<float>>(rows.begin() + m * row_floats,
-                                                                     rows.begin() + (m + 1) * row_floats));
+        encoded.push_back(std::make_shared<const std::vector<float>>(rows + m * row_floats, rows + (m + 1) * row_floats));
         caches->frames().insert(missing[m], encoded.back());
       }
     }
-    for (size_t q = 0; q < requests.size(); ++q) {
-      request_rows[q].resize(static_cast<size_t>(requests[q].n_tiles * row_floats));
+    for (size_t q = 0; q < requests.size(); ++q)
       for (int64_t t = 0; t < requests[q].n_tiles; ++t) {
         TileRows rows = found[q][t];
         if (!rows) rows = encoded[std::find(missing.begin(), missing.end(), tile_hashes[q][t]) - missing.begin()];
-        std::copy(rows->begin(), rows->end(), request_rows[q].begin() + t * row_floats);
+        std::copy(rows->begin(), rows->end(), request_rows[q] + t * row_floats);
       }
-    }
   }
   st.encode_ms = ms_since(t0);
   if (after_encode) after_encode();
@@ -227,7 +223,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
         p.ids = r.ids + s.from_length;
         p.n_ids = s.length - s.from_length;
         p.n_image_rows = image_rows_before(r.ids, s.length, img_context) - row0;
-        p.image_rows = p.n_image_rows ? request_rows[s.owner].data() + row0 * D : nullptr;
+        p.image_rows = p.n_image_rows ? request_rows[s.owner] + row0 * D : nullptr;
         prefill.push_back(p);
         st.counts.prefilled_tokens += static_cast<uint64_t>(p.n_ids);
       }
@@ -255,7 +251,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
     p.ids = r.ids + start[q];
     p.n_ids = r.n_ids - start[q];
     p.n_image_rows = r.n_tiles * per_tile - row0;
-    p.image_rows = p.n_image_rows ? request_rows[q].data() + row0 * D : nullptr;
+    p.image_rows = p.n_image_rows ? request_rows[q] + row0 * D : nullptr;
     prefill.push_back(p);
     st.counts.prefilled_tokens += static_cast<uint64_t>(p.n_ids);
   }

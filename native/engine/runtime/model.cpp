@@ -7,7 +7,9 @@
 #include "common/json.h"
 #include "common/mapped_file.h"
 #include "common/thread_pool.h"
+#include "common/workspace.h"
 #include "image/preprocess.h"
+#include "runtime/kv_cache.h"
 #include "runtime/sequence.h"
 
 namespace vlac {
@@ -49,6 +51,7 @@ std::shared_ptr<Model> Model::load(const std::string& dir, const ModelOptions& o
   if (options.threads > 0) set_num_threads(options.threads);
 
   std::shared_ptr<Model> m(new Model());
+  m->sequence_buffers_ = std::make_unique<SequenceBufferPool>();
   m->checkpoint_ = Checkpoint::open(dir);
   m->tokenizer_.emplace(Tokenizer::load(dir));
   const ModelConfig& c = m->config();
@@ -75,6 +78,8 @@ std::shared_ptr<Model> Model::load(const std::string& dir, const ModelOptions& o
       m->default_stop_ids_.push_back(id);
   return m;
 }
+
+Model::~Model() = default;
 
 uint64_t Model::linear_weight_bytes() const {
   return vit_->linear_weight_bytes() + projector_->linear_weight_bytes() + llm_->linear_weight_bytes();
@@ -104,17 +109,35 @@ std::vector<float> Model::project(const float* vit_hidden, int64_t n_tiles) cons
 }
 
 std::vector<float> Model::encode_tiles(const float* pixels_chw, int64_t n_tiles) const {
-  const std::vector<float> hidden = vit_hidden(pixels_chw, n_tiles);
-  return project(hidden.data(), n_tiles);
+  if (n_tiles < 0) fail(ErrorCode::BadArgument, "tile count must not be negative");
+  std::vector<float> out(static_cast<size_t>(n_tiles * projector_->tokens_per_tile() * projector_->width()));
+  encode_tiles(pixels_chw, n_tiles, out.data());
+  return out;
 }
 
 std::vector<float> Model::encode_tiles(const uint8_t* tiles_hwc, int64_t n_tiles) const {
   if (n_tiles < 0) fail(ErrorCode::BadArgument, "tile count must not be negative");
+  std::vector<float> out(static_cast<size_t>(n_tiles * projector_->tokens_per_tile() * projector_->width()));
+  encode_tiles(tiles_hwc, n_tiles, out.data());
+  return out;
+}
+
+void Model::encode_tiles(const float* pixels_chw, int64_t n_tiles, float* rows) const {
+  if (n_tiles <= 0) return;
+  WorkspaceScope ws;
+  float* hidden = ws.take<float>(static_cast<size_t>(n_tiles * vit_->tokens() * vit_->width()));
+  vit_->forward(pixels_chw, n_tiles, hidden);
+  projector_->forward(hidden, n_tiles, rows);
+}
+
+void Model::encode_tiles(const uint8_t* tiles_hwc, int64_t n_tiles, float* rows) const {
+  if (n_tiles <= 0) return;
   const int64_t S = tile_size(), per_tile = 3 * S * S;
-  std::vector<float> pixels(static_cast<size_t>(n_tiles * per_tile));
+  WorkspaceScope ws;
+  float* pixels = ws.take<float>(static_cast<size_t>(n_tiles * per_tile));
   for (int64_t t = 0; t < n_tiles; ++t)
-    normalize_tile(tiles_hwc + t * per_tile, static_cast<int>(S), pixels.data() + t * per_tile);
-  return encode_tiles(pixels.data(), n_tiles);
+    normalize_tile(tiles_hwc + t * per_tile, static_cast<int>(S), pixels + t * per_tile);
+  encode_tiles(pixels, n_tiles, rows);
 }
 
 std::unique_ptr<Sequence> Model::create_sequence() const { return std::make_unique<Sequence>(shared_from_this()); }

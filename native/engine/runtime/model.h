@@ -18,6 +18,7 @@
 namespace vlac {
 
 class Sequence;
+class SequenceBufferPool;
 
 struct ModelOptions {
   int64_t max_context = 4096;  // tokens per sequence (prompt + generated): the KV cache size
@@ -34,6 +35,7 @@ class Model : public std::enable_shared_from_this<Model> {
   // the networks. Errors: the Checkpoint/Tokenizer codes; BadArgument for options; BadConfig when
   // the tokenizer has ids beyond the LLM vocabulary.
   static std::shared_ptr<Model> load(const std::string& dir, const ModelOptions& options = {});
+  ~Model();
 
   const ModelConfig& config() const { return checkpoint_->config(); }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
@@ -65,12 +67,19 @@ class Model : public std::enable_shared_from_this<Model> {
   // ViT in one batched pass.
   std::vector<float> encode_tiles(const float* pixels_chw, int64_t n_tiles) const;
   std::vector<float> encode_tiles(const uint8_t* tiles_hwc, int64_t n_tiles) const;
+  // The same into `rows` (n_tiles · image_tokens_per_tile() · hidden_size() floats), the
+  // intermediate pixels and ViT states in the thread's workspace (common/workspace.h).
+  void encode_tiles(const float* pixels_chw, int64_t n_tiles, float* rows) const;
+  void encode_tiles(const uint8_t* tiles_hwc, int64_t n_tiles, float* rows) const;
   // The two halves of encode_tiles: ViT hidden state at select_layer [n, 1 + grid², D_v] (CLS first),
   // and pixel shuffle + mlp1 of it.
   std::vector<float> vit_hidden(const float* pixels_chw, int64_t n_tiles) const;
   std::vector<float> project(const float* vit_hidden, int64_t n_tiles) const;
 
   std::unique_ptr<Sequence> create_sequence() const;
+  // The idle KV caches and logits rows of this model's ended sequences (runtime/kv_cache.h): the
+  // one mutable part of a loaded model, internally synchronised.
+  SequenceBufferPool& sequence_buffers() const { return *sequence_buffers_; }
 
  private:
   Model() = default;
@@ -83,6 +92,7 @@ class Model : public std::enable_shared_from_this<Model> {
   WeightOptions weights_;
   double build_seconds_ = 0;
   std::vector<int32_t> default_stop_ids_;
+  std::unique_ptr<SequenceBufferPool> sequence_buffers_;
 };
 
 }  // namespace vlac

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "common/workspace.h"
+
 namespace vlac {
 
 namespace {
@@ -61,9 +63,11 @@ double log_sum_exp(const float* logits, int64_t n) {
 
 std::vector<TokenLogprob> top_logprobs(const float* logits, int64_t n, int64_t k, double lse) {
   k = std::min(k, n);
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  std::iota(ids.begin(), ids.end(), 0);
-  std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), ByLogit{logits});
+  if (k <= 0) return {};
+  WorkspaceScope ws;  // a vocabulary of candidate ids per step: kept memory, not an allocation
+  int32_t* ids = ws.take<int32_t>(static_cast<size_t>(n));
+  std::iota(ids, ids + n, 0);
+  std::partial_sort(ids, ids + k, ids + n, ByLogit{logits});
   std::vector<TokenLogprob> out;
   out.reserve(static_cast<size_t>(k));
   for (int64_t i = 0; i < k; ++i) out.push_back({ids[i], static_cast<double>(logits[ids[i]]) - lse});
@@ -73,21 +77,22 @@ std::vector<TokenLogprob> top_logprobs(const float* logits, int64_t n, int64_t k
 int32_t sample_token(const float* logits, int64_t n, const SamplingParams& p, Rng& rng) {
   if (p.temperature <= 0.0 || p.top_k == 1) return argmax(logits, n);
   // Candidates best first; with a top-k cut only the k best (and their ties) are sorted.
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  std::iota(ids.begin(), ids.end(), 0);
+  WorkspaceScope ws;
+  int32_t* ids = ws.take<int32_t>(static_cast<size_t>(n));
+  std::iota(ids, ids + n, 0);
   int64_t keep = n;
   if (p.top_k > 0 && p.top_k < n) {
-    std::partial_sort(ids.begin(), ids.begin() + p.top_k, ids.end(), ByLogit{logits});
+    std::partial_sort(ids, ids + p.top_k, ids + n, ByLogit{logits});
     const float kth = logits[ids[p.top_k - 1]];
     keep = p.top_k;
     // ties with the k-th logit survive (HF masks only logits < the k-th value)
     for (int64_t i = keep; i < n; ++i)
       if (logits[ids[i]] == kth) std::swap(ids[keep++], ids[i]);
   } else if (p.top_p < 1.0) {
-    std::sort(ids.begin(), ids.end(), ByLogit{logits});
+    std::sort(ids, ids + n, ByLogit{logits});
   }
   const double inv_t = 1.0 / p.temperature, top = static_cast<double>(logits[argmax(logits, n)]) * inv_t;
-  std::vector<double> weight(static_cast<size_t>(keep));
+  double* weight = ws.take<double>(static_cast<size_t>(keep));
   double total = 0.0;
   for (int64_t i = 0; i < keep; ++i) total += weight[i] = std::exp(static_cast<double>(logits[ids[i]]) * inv_t - top);
   if (p.top_p < 1.0) {
@@ -98,7 +103,7 @@ int32_t sample_token(const float* logits, int64_t n, const SamplingParams& p, Rn
       if (cumulative >= p.top_p) break;
     }
     keep = nucleus;
-    total = std::accumulate(weight.begin(), weight.begin() + keep, 0.0);
+    total = std::accumulate(weight, weight + keep, 0.0);
   }
   const double u = rng.uniform() * total;
   double acc = 0.0;

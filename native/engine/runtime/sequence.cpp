@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/workspace.h"
 #include "runtime/model.h"
 
 namespace vlac {
@@ -20,8 +21,11 @@ const char* finish_reason_name(FinishReason reason) {
 
 Sequence::Sequence(std::shared_ptr<const Model> model)
     : model_(std::move(model)),
-      cache_(model_->config().llm.num_layers, model_->max_context(),
-             model_->config().llm.num_kv_heads * model_->config().llm.head_dim()) {}
+      cache_(model_->sequence_buffers(), model_->config().llm.num_layers, model_->max_context(),
+             model_->config().llm.num_kv_heads * model_->config().llm.head_dim()),
+      logits_(model_->sequence_buffers().take_logits()) {}
+
+Sequence::~Sequence() { model_->sequence_buffers().give_logits(std::move(logits_)); }
 
 void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObserver* observer) {
   if (requests.empty()) return;
@@ -62,7 +66,8 @@ void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObser
   }
 
   // Rows: per request [pending token?, ids...], embedded, image rows spliced in order.
-  std::vector<float> h(static_cast<size_t>(total_rows * D));
+  WorkspaceScope ws;
+  float* h = ws.take<float>(static_cast<size_t>(total_rows * D));
   std::vector<LlmSegment> segments;
   std::vector<int64_t> last_row;
   std::vector<Sequence*> forwarded;
@@ -71,7 +76,7 @@ void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObser
     Sequence& s = *q.sequence;
     const int64_t rows = q.n_ids + (s.pending_ ? 1 : 0);
     if (rows == 0) continue;
-    float* dst = h.data() + row * D;
+    float* dst = h + row * D;
     if (s.pending_) {
       const int32_t id = *s.pending_;
       llm.embed(&id, 1, dst);
@@ -91,17 +96,14 @@ void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObser
   }
   if (segments.empty()) return;
 
-  llm.forward(h.data(), segments, observer);
+  llm.forward(h, segments, observer);
 
-  // Logits only where a sequence ends: the next token is chosen from them.
-  std::vector<float> last(static_cast<size_t>(last_row.size() * D));
-  for (size_t i = 0; i < last_row.size(); ++i)
-    std::copy(h.data() + last_row[i] * D, h.data() + (last_row[i] + 1) * D, last.data() + i * D);
-  // One head GEMV per sequence, not one GEMM over the batch: the GEMV and GEMM kernels sum in
-  // different orders, and a sequence's logits must not depend on how many others share its batch
-  // (batch invariance: batchSize changes no reply, bit for bit).
-  std::vector<float> logits(static_cast<size_t>(last_row.size() * vocab));
-  for (size_t i = 0; i < last_row.size(); ++i) llm.head(last.data() + i * D, 1, logits.data() + i * vocab);
+  // Logits only where a sequence ends: the next token is chosen from them. One head GEMV per
+  // sequence, not one GEMM over the batch: the GEMV and GEMM kernels sum in different orders, and a
+  // sequence's logits must not depend on how many others share its batch (batch invariance:
+  // batchSize changes no reply, bit for bit).
+  float* logits = ws.take<float>(static_cast<size_t>(last_row.size() * vocab));
+  for (size_t i = 0; i < last_row.size(); ++i) llm.head(h + last_row[i] * D, 1, logits + i * vocab);
 
   size_t fi = 0;
   for (const PrefillRequest& q : requests) {
@@ -109,7 +111,7 @@ void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObser
     if (fi >= forwarded.size() || forwarded[fi] != &s) continue;
     s.cached_ += segments[fi].rows;
     s.pending_.reset();
-    s.logits_.assign(logits.begin() + fi * vocab, logits.begin() + (fi + 1) * vocab);
+    s.logits_.assign(logits + fi * vocab, logits + (fi + 1) * vocab);
     s.tokens_.insert(s.tokens_.end(), q.ids, q.ids + q.n_ids);
     ++fi;
   }

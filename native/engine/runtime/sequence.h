@@ -67,6 +67,7 @@ struct PrefillRequest {
 class Sequence {
  public:
   explicit Sequence(std::shared_ptr<const Model> model);
+  ~Sequence();  // its KV cache and logits row go back to the model's SequenceBufferPool
 
   // Appends ids (BOS is the caller's: ids go in as given). BadArgument: an id outside the
   // vocabulary or an image-row count that differs from the <IMG_CONTEXT> count; ContextFull when
