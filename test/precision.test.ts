@@ -45,6 +45,27 @@ describe('precision', () => {
     });
   }
 
+  it('bf16: trajectoryCritic batchSize 1 and 8 and the caches on and off give bitwise the same replies', async () => {
+    const frames = ['595-6-565-0', '595-44-565-0', '595-134-565-0', '595-139-565-0', '595-292-565-0']
+      .map((f) => fixture(`images/test/${f}.jpg`));
+    const args = { task: 'Scoop the rice into the rice cooker.', frames, skip: 1, maxTokens: 4 };
+    const uncached = await Vlac.load(tinyA, { device: 'cpu', maxContext: 2048, precision: 'bf16', cache: { frameBytes: 0, prefixBytes: 0 } });
+    try {
+      const runs = [
+        await bf16.trajectoryCritic({ ...args, batchSize: 1 }),
+        await bf16.trajectoryCritic({ ...args, batchSize: 8 }),
+        await uncached.trajectoryCritic({ ...args, batchSize: 1 }),
+      ];
+      for (const r of runs.slice(1))
+        for (let i = 0; i < runs[0]!.replies.length; ++i) {
+          expect(Array.from(r.replies[i]!.ids)).toEqual(Array.from(runs[0]!.replies[i]!.ids));
+          expect(r.replies[i]!.steps).toEqual(runs[0]!.replies[i]!.steps);
+        }
+    } finally {
+      await uncached.dispose();
+    }
+  });
+
   it('bf16 replies differ from fp32 in the step logprobs only slightly', async () => {
     const c = goldenCases().find((g) => g.image_files.length === 2)!;
     const replies = [];
