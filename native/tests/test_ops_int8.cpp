@@ -30,6 +30,7 @@
 #include "common/error.h"
 #include "common/thread_pool.h"
 #include "ops/int8.h"
+#include "ops/op_table.h"
 #include "ops/ops.h"
 
 using namespace vlac;
@@ -282,6 +283,64 @@ TEST_CASE("W8A8 linear output (outlier columns included) is bit-identical to the
     }
   }
   set_num_threads(physical_core_count());
+}
+
+TEST_CASE("W8A8 takes large activation channels out of the per-token scale, bit-identically in every set") {
+  const int64_t M = 37, K = 700, N = 300;
+  const QuantizedWeight qw = random_weight_with_outliers(N, K, 77);
+  auto x = random_floats(M * K, 78);
+  for (int64_t m = 0; m < M; ++m) {
+    x[m * K + 10] = 30.0f * (m % 2 ? 1.0f : -1.0f);  // activation outlier channels (not weight outlier columns)
+    x[m * K + 333] = 25.0f;
+    x[m * K + 2] = 40.0f;  // one that is also a weight outlier column
+  }
+  std::vector<float> cm_ref(K), cm(K);
+  reference_int8_kernels().column_max(x.data(), M, K, cm_ref.data());
+  for (const Int8Kernels* set : fast_sets()) {
+    set->column_max(x.data(), M, K, cm.data());
+    INFO(set->name);
+    CHECK(cm == cm_ref);
+  }
+  CHECK(select_outlier_columns(cm_ref.data(), K) == std::vector<int32_t>{2, 10, 333});
+  const Isa before = active_isa();
+  std::vector<float> want(M * N);
+  set_active_isa(Isa::Reference);
+  linear_w8a8(x.data(), M, qw.view(), nullptr, want.data());
+  for (const Isa isa : supported_isas()) {
+    set_active_isa(isa);
+    std::vector<float> got(M * N);
+    linear_w8a8(x.data(), M, qw.view(), nullptr, got.data());
+    INFO(isa_name(isa));
+    CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
+  }
+  set_active_isa(before);
+  // against the float product: the large channels cost the other codes nothing
+  const std::vector<int8_t> q = qw.rows();
+  const std::vector<float> ow = qw.outlier_weight_rows();
+  std::vector<float> w8a16(M * N);
+  linear_w8a16(x.data(), M, qw.view(), nullptr, w8a16.data());
+  double e8 = 0, e16 = 0;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {  // the exact product of the dequantized weight
+      double exact = 0;
+      for (int64_t k = 0; k < K; ++k) exact += double(x[m * K + k]) * qw.scales()[n] * q[n * K + k];
+      for (size_t j = 0; j < qw.outlier_columns().size(); ++j)
+        exact += double(x[m * K + qw.outlier_columns()[j]]) * ow[j * N + n];
+      e8 += std::pow(want[m * N + n] - exact, 2);
+      e16 += std::pow(w8a16[m * N + n] - exact, 2);
+    }
+  // W8A8's own error is the activation rounding: uniform in ±t_m / 2 per channel, t_m = 1 / 127 with
+  // the large channels out (|x| <= 1 elsewhere), so its rms is t_m / sqrt(12) · sqrt(Σ_k ŵ²) over
+  // the int8 channels; with them in, t_m would be 40 / 127 and the error 40x that.
+  double w2 = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      if (k != 10 && k != 333) w2 += std::pow(double(qw.scales()[n]) * q[n * K + k], 2);
+  const double expected = (1.0 / 127) / std::sqrt(12.0) * std::sqrt(w2 / N);
+  MESSAGE("rms error vs the dequantized product: W8A8 " << std::sqrt(e8 / (M * N)) << " (activation rounding predicts "
+                                                        << expected << ", with the large channels in the scale "
+                                                        << 40 * expected << "), W8A16 " << std::sqrt(e16 / (M * N)));
+  CHECK(std::sqrt(e8 / (M * N)) < 1.5 * expected);
 }
 
 TEST_CASE("W8A16 linear (outlier columns included) matches its reference within fp32 summation-order rounding") {

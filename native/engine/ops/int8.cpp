@@ -183,13 +183,37 @@ void linear_w8a8(const float* x, int64_t M, const Int8Weight& w, const float* bi
   const Int8Kernels& kernels = active_int8_kernels();
   // Per calling thread, kept between calls: the decode loop does not allocate.
   thread_local std::vector<uint8_t> codes;
-  thread_local std::vector<float> scales;
-  const int64_t ldq = 4 * w.k4();
+  thread_local std::vector<float> scales, column_max, act_weights;
+  thread_local std::vector<int32_t> act, skip;
+  const int64_t K = w.K, N = w.N, ldq = 4 * w.k4();
+  // the outlier channels of x (see int8.h): all exact comparisons, the same in every set
+  column_max.resize(static_cast<size_t>(K));
+  kernels.column_max(x, M, K, column_max.data());
+  act = select_outlier_columns(column_max.data(), K);
+  act.erase(std::remove_if(act.begin(), act.end(),
+                           [&](int32_t k) { return std::binary_search(w.outlier_columns, w.outlier_columns + w.n_outliers, k); }),
+            act.end());
+  skip.assign(w.outlier_columns, w.outlier_columns + w.n_outliers);
+  skip.insert(skip.end(), act.begin(), act.end());
+  std::sort(skip.begin(), skip.end());
+
   codes.resize(static_cast<size_t>(M * ldq));
   scales.resize(static_cast<size_t>(M));
-  kernels.quantize_rows(x, M, w.K, w.outlier_columns, w.n_outliers, ldq, codes.data(), scales.data());
+  kernels.quantize_rows(x, M, K, skip.data(), static_cast<int64_t>(skip.size()), ldq, codes.data(), scales.data());
   kernels.gemm_f32(codes.data(), M, ldq, scales.data(), w, bias, y);
   if (w.n_outliers) kernels.add_outliers(x, M, w, y);
+  if (!act.empty()) {  // the dequantized weight columns of those channels, rows padded as Int8Weight says
+    Int8Weight a = w;
+    a.outlier_columns = act.data();
+    a.n_outliers = static_cast<int64_t>(act.size());
+    a.outlier_ld = (N + 15) / 16 * 16 + 16;
+    act_weights.assign(act.size() * static_cast<size_t>(a.outlier_ld), 0.0f);
+    for (size_t j = 0; j < act.size(); ++j)
+      for (int64_t n = 0; n < N; ++n)
+        act_weights[j * a.outlier_ld + n] = w.scale[n] * static_cast<float>(w.q[packed_index(n, act[j], w.k4())]);
+    a.outlier_weights = act_weights.data();
+    kernels.add_outliers(x, M, a, y);
+  }
 }
 
 }  // namespace vlac::ops

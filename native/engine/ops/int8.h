@@ -27,6 +27,10 @@
 //   j = 0, 1, ... in order (the same fma sequence in every set). Outlier channels of x are thereby
 //   out of the activation scale t_m too: a large x channel that meets an outlier weight column does
 //   not coarsen the other channels' codes.
+//   W8A8 also takes out, per call, the outlier channels of x itself (LLM.int8()-style): by the same
+//   rule on the channels' largest |x[m,k]| over the rows (select_outlier_columns), those not
+//   already outlier columns are out of t_m (code 0) and added afterwards in fp32 with the
+//   dequantized weights, y[m,n] = fma(x[m,k], s_n · q[n,k], y[m,n]), in channel order.
 //
 // Weight layout (Int8Weight::q, "packed16x4"): columns in groups of 16, depth in steps of 4;
 // W[n,k] is at ((n/16 · K4 + k/4) · 16 + n%16) · 4 + k%4, K4 = ceil(K/4), padded with zeros to
@@ -131,6 +135,8 @@ using GemmF32Fn = void (*)(const uint8_t* codes, int64_t M, int64_t ldq, const f
 using LinearW8A16Fn = void (*)(const float* x, int64_t M, const Int8Weight& w, const float* bias, float* y);
 // y [M, N] += the outlier columns' products, y[m,n] = fma(x[m,k_j], W[n,k_j], y[m,n]), j in order.
 using AddOutliersFn = void (*)(const float* x, int64_t M, const Int8Weight& w, float* y);
+// out[k] = max_m |x[m,k]| of a [M, K] input.
+using ColumnMaxFn = void (*)(const float* x, int64_t M, int64_t K, float* out);
 
 struct Int8Kernels {
   const char* name;  // "reference", "avx2", "avxvnni", "avx512vnni"
@@ -140,6 +146,7 @@ struct Int8Kernels {
   GemmF32Fn gemm_f32;
   LinearW8A16Fn linear_w8a16;  // the int8 columns only
   AddOutliersFn add_outliers;
+  ColumnMaxFn column_max;
 };
 
 // The int8 kernels for a base instruction set of op_table.h, chosen from cpuid: avx512 -> AVX-512

@@ -304,8 +304,29 @@ struct Int8 {
     }
   }
 
+  // Threads split blocks of columns; each walks the rows.
+  static void column_max(const float* x, int64_t M, int64_t K, float* out) {
+    constexpr int64_t kBlock = 256;
+    const int64_t blocks = (K + kBlock - 1) / kBlock;
+    parallel_ranges(blocks, max64(1, kElementwiseGrain / max64(M * kBlock, 1)), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t k_end = min64(K, (b + 1) * kBlock);
+        for (int64_t k = b * kBlock; k < k_end; k += W) {
+          const int64_t len = min64(W, k_end - k);
+          F vmax = P::zero_f();
+          for (int64_t m = 0; m < M; ++m)
+            vmax = P::max(vmax, P::abs(len == W ? P::load_f(x + m * K + k) : P::load_f_n(x + m * K + k, len)));
+          if (len == W)
+            P::store_f(out + k, vmax);
+          else
+            P::store_f_n(out + k, vmax, len);
+        }
+      }
+    });
+  }
+
   static Int8Kernels kernels(const char* name) {
-    return {name, P::kOffset, quantize_rows, gemm_s32, gemm_f32, linear_w8a16, add_outliers};
+    return {name, P::kOffset, quantize_rows, gemm_s32, gemm_f32, linear_w8a16, add_outliers, column_max};
   }
 };
 

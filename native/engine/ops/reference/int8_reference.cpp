@@ -70,10 +70,18 @@ void add_outliers(const float* x, int64_t M, const Int8Weight& w, float* y) {
         y[m * w.N + n] = std::fma(x[m * w.K + w.outlier_columns[j]], w.outlier_weights[j * w.outlier_ld + n], y[m * w.N + n]);
 }
 
+void column_max(const float* x, int64_t M, int64_t K, float* out) {
+  for (int64_t k = 0; k < K; ++k) {
+    float v = 0.0f;
+    for (int64_t m = 0; m < M; ++m) v = std::fmax(v, std::fabs(x[m * K + k]));
+    out[k] = v;
+  }
+}
+
 }  // namespace
 
 const Int8Kernels& reference_int8_kernels() {
-  static const Int8Kernels kernels = {"reference", 0, quantize_rows, gemm_s32, gemm_f32, w8a16, add_outliers};
+  static const Int8Kernels kernels = {"reference", 0, quantize_rows, gemm_s32, gemm_f32, w8a16, add_outliers, column_max};
   return kernels;
 }
 
