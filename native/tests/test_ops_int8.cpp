@@ -7,6 +7,8 @@
 // linear (two fp32 dot products in different orders; ŵ = s q exactly representable as s · q needs
 // one rounding, which the +4 covers).
 //
+// Outlier columns O (weight columns, and in W8A8 the outlier channels of x) are exact fp32 products
+// (of W, or of the dequantized ŵ for x's channels); the sums below run over the other channels.
 // Quantized vs float (docs/TOLERANCES.md, "int8"): with round-to-nearest and no clipping (the scale
 // is the row's absmax / 127, so |w / s| <= 127), each weight moves by at most half a step,
 // |ŵ - w| <= s_n / 2, and each activation by |x̂ - x| <= t_m / 2. Hence
