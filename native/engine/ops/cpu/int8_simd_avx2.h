@@ -66,6 +66,12 @@ struct Ymm8Codes : Ymm8 {
     return _mm256_add_epi32(_mm256_cvtps_epi32(r), _mm256_set1_epi32(kOffset));
   }
   static void store_codes(uint8_t* out, I v, int64_t n) {
+    if (n == W) {  // int32 -> int16 -> 8 bytes; the codes fit both packs (0..255 with the offset, else ±127)
+      const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+      const __m128i p8 = kOffset ? _mm_packus_epi16(p16, p16) : _mm_packs_epi16(p16, p16);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out), p8);
+      return;
+    }
     alignas(32) int32_t t[W];
     _mm256_store_si256(reinterpret_cast<__m256i*>(t), v);
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(t[i]);
@@ -109,7 +115,8 @@ struct AvxVnniInt8 : Ymm8Codes<128> {
   static Wv load_w(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static Acc zero_acc() { return _mm256_setzero_si256(); }
   static I bcast4(const uint8_t* p) { return bcast_word(p); }
-  static void dot(Acc& a, I xb, const Wv& w) { a = _mm256_dpbusd_avx_epi32(a, xb, w); }
+  // In place, VEX encoded (as in int8_avx512.cpp: the intrinsic makes GCC copy accumulators).
+  static void dot(Acc& a, I xb, const Wv& w) { __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(a) : "x"(xb), "x"(w)); }
   static I result(const Acc& a) { return a; }
 };
 #endif
