@@ -1,12 +1,15 @@
 // INT8 weights (ModelOptions.weights, issue 16) against the bf16 path of this engine: on tiny-a
 // (its five golden cases, with and without images), on a random checkpoint of other dimensions,
-// and on that checkpoint with outlier input channels. Tolerances: docs/TOLERANCES.md, "int8".
+// and on both with outlier input channels x20 and x50 (add_outlier_channels); pre-quantized folders
+// (format v2, with and without outlier columns, and v1) against quantize-on-load. Tolerances:
+// docs/TOLERANCES.md, "int8".
 //
 // kCosine: last-position logits cosine (int8 vs bf16), the issue's acceptance bar.
 // kLogitTolerance: the largest |logit_int8 - logit_bf16| we state for these models, measured
 // (printed below): the worst last-position deviation is 0.30 logits on tiny-a (logits of magnitude
-// ~10) and 0.043 on the random checkpoint; 0.35 keeps a little headroom. A teacher-forced step whose golden (or bf16) margin exceeds 2 kLogitTolerance cannot
-// flip (each of the top two logits moves by at most kLogitTolerance), so the argmax must agree there.
+// ~10) and 0.043 on the random checkpoint; 0.35 keeps a little headroom. A teacher-forced step
+// whose golden (or bf16) margin exceeds 2 kLogitTolerance cannot flip (each of the top two logits
+// moves by at most kLogitTolerance), so the argmax must agree there.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
