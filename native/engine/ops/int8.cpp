@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "common/bf16.h"
@@ -86,16 +87,25 @@ QuantizedWeight::QuantizedWeight(const int8_t* q_rows, const float* scale, int64
   scale_.assign(scale, scale + N);
   col_sum_.assign(static_cast<size_t>(N), 0);
   std::atomic<int64_t> bad_row{-1};
-  vlac::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {  // rows write disjoint bytes
-    for (int64_t n = n0; n < n1; ++n) {
-      int32_t sum = 0;
-      for (int64_t k = 0; k < K; ++k) {
-        const int8_t v = q_rows[n * K + k];
-        if (v == -128) bad_row = n;
-        packed_[packed_index(n, k, k4)] = v;
-        sum += v;
+  const int64_t full = K / 4;
+  // groups of 16 rows write disjoint 64-byte blocks, front to back
+  vlac::parallel_for(shape.n16(), 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t rows = std::min<int64_t>(16, N - g * 16);
+      int8_t* block = packed_.data() + g * k4 * 64;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int8_t* src = q_rows + (g * 16 + r) * K;
+        int32_t sum = 0;
+        int bad = 0;
+        for (int64_t k = 0; k < K; ++k) {
+          sum += src[k];
+          bad |= src[k] == -128;
+        }
+        if (bad) bad_row = g * 16 + r;
+        col_sum_[g * 16 + r] = sum;
+        for (int64_t d = 0; d < full; ++d) std::memcpy(block + d * 64 + r * 4, src + d * 4, 4);
+        for (int64_t k = full * 4; k < K; ++k) block[full * 64 + r * 4 + k % 4] = src[k];
       }
-      col_sum_[n] = sum;
     }
   });
   VLAC_CHECK(bad_row < 0, "QuantizedWeight: code -128 in row " + std::to_string(bad_row.load()) +
