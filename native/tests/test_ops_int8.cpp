@@ -156,6 +156,11 @@ TEST_CASE("weight quantization: half a step at most, absmax at ±127, zero rows 
     for (int64_t k = 0; k < K; ++k) sum += q[n * K + k];
     CHECK(v.col_sum[n] == sum);
   }
+  // exact ties (scale 1: the row's max is 127) round to even
+  const float ties[8] = {127.0f, 126.5f, -125.5f, 100.5f, 0.5f, -0.5f, 1.5f, 120.0f};
+  const QuantizedWeight tq = quantize_weight_f32(ties, 1, 8);
+  CHECK(tq.scales()[0] == 1.0f);
+  CHECK(tq.rows() == std::vector<int8_t>{127, 126, -126, 100, 0, 0, 2, 120});
   std::vector<int8_t> nonzero = q;
   nonzero[3] = 1;  // a code in an outlier column
   CHECK_THROWS_AS(QuantizedWeight(nonzero.data(), qw.scales().data(), N, K, qw.outlier_columns(), ow),
