@@ -30,7 +30,10 @@ QuantizedWeight quantize(int64_t N, int64_t K, Load load) {
   vlac::parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
       for (int64_t n = t * rows_per; n < std::min(N, (t + 1) * rows_per); ++n)
-        for (int64_t k = 0; k < K; ++k) partial[t * K + k] = std::fmax(partial[t * K + k], std::fabs(load(n * K + k)));
+        for (int64_t k = 0; k < K; ++k) {  // a ternary, not fmax: vectorizes (NaN weights are not expected)
+          const float a = std::fabs(load(n * K + k));
+          partial[t * K + k] = a > partial[t * K + k] ? a : partial[t * K + k];
+        }
   });
   std::vector<float> column_max(partial.begin(), partial.begin() + K);
   for (int t = 1; t < threads; ++t)
