@@ -482,6 +482,16 @@ TEST_CASE("a pre-quantized checkpoint loads without re-quantizing and gives exac
   };
   CHECK(code_of(edited("int8-per-channel-outliers-v2", "int8-per-channel-outliers-v0")) == ErrorCode::BadWeights);
   CHECK(code_of(edited("mlp1.1.weight.scale", "mlp1.1.weight.scalf")) == ErrorCode::MissingTensor);
+  {  // a code of -128 (the file ends with I8 data)
+    const std::string copy = dir + "-edited";
+    std::filesystem::remove_all(copy);
+    std::filesystem::copy(dir, copy);
+    std::fstream f(copy + "/model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-1, std::ios::end);
+    f.put(static_cast<char>(0x80));
+    f.close();
+    CHECK(code_of(copy) == ErrorCode::BadWeights);
+  }
   {  // a v1 file (per channel, no outlier columns) still loads; tiny-a's random weights have none
     const std::string v1 = edited("\"int8-per-channel-outliers-v2\"", "\"int8-per-channel-v1\"         ");
     const auto old = Model::load(v1, o);
