@@ -4,6 +4,7 @@
 // file descriptors after warm-up and at the end.
 //
 //   npm run soak -- [--calls 10000] [--model ../shared/fixtures/tiny-a] [--concurrency 2] [--warmup 200]
+//                   [--allocator fixed-threshold|default]
 //
 // Pass: every valid call gives the model's greedy reply for its images (the same ids whatever the
 // ImageInput kind), every invalid, aborted or timed-out call rejects with its own VlacError code,
@@ -12,17 +13,21 @@
 // Warm-up: at least --warmup calls, then until RSS has grown < 1% over the last 300 calls (at most
 // 30% of the calls).
 //
-// What npm run soak sets, so that RSS follows live memory (a leak) rather than allocator and GC
-// policy: MALLOC_MMAP_THRESHOLD_=131072 fixes glibc's mmap threshold at its initial value. By
-// default glibc raises that threshold each time a large mmapped block is freed, after which the
-// per-call buffers (tiles, image rows: ~1 MiB each) come from the per-thread malloc arenas and their
-// freed pages stay resident: RSS then climbs by ~40 MiB over the first few thousand calls on tiny-a
-// and flattens (measured: 150 -> 193 MiB over 10,000 calls, plateau from ~4,000), and with the
-// threshold fixed, or with MALLOC_ARENA_MAX=1, it is flat: that climb is retention, not a leak.
+// --allocator: `fixed-threshold` (the default) sets MALLOC_MMAP_THRESHOLD_=131072, which keeps
+// glibc's mmap threshold at its initial value, so that every block over 128 KiB is mapped and its
+// pages go back when it is freed: RSS then follows live memory, a leak check without allocator
+// policy. `default` runs with glibc's allocator as a user's Node process has it: glibc raises that
+// threshold each time a large mapped block is freed, after which blocks below it come from
+// per-thread malloc arenas whose freed pages stay resident. The engine keeps its per-call buffers
+// out of malloc for that reason (common/page_buffer.h, common/workspace.h); what the arenas still
+// retain comes mostly from the libuv and libvips threads, sharp's decode outputs among it, which
+// V8's GC frees (measured on tiny-a: +5 to +9% from the end of warm-up, plateau near 185 MiB).
+// glibc reads the variable at process start, so a setting that differs from the environment
+// re-runs this script with it.
+// --expose-gc lets garbage be collected before each measurement (added when missing), and
 // --min-semi-space-size=16 (V8's default maximum) pins the young generation, whose growth is a GC
-// heuristic; --expose-gc lets garbage be collected before each measurement. Run plain
-// `node --expose-gc scripts/soak.mjs` for the default allocator's figures. Runs on the compiled
-// package (dist/, `npm run build:ts`) with plain node.
+// heuristic. Runs on the compiled package (dist/, `npm run build:ts`).
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +39,21 @@ const { Vlac, VlacError } = await import(join(root, 'dist', 'index.js'));
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
+const allocator = option('allocator', 'fixed-threshold');
+if (allocator !== 'default' && allocator !== 'fixed-threshold') {
+  console.error(`soak: --allocator must be 'default' or 'fixed-threshold', got '${allocator}'`);
+  process.exit(2);
+}
+const threshold = allocator === 'fixed-threshold' ? '131072' : undefined;
+if (process.env.MALLOC_MMAP_THRESHOLD_ !== threshold || typeof globalThis.gc !== 'function') {
+  const env = { ...process.env };
+  if (threshold) env.MALLOC_MMAP_THRESHOLD_ = threshold;
+  else delete env.MALLOC_MMAP_THRESHOLD_;
+  const flags = ['--expose-gc', '--min-semi-space-size=16'].filter((f) => !process.execArgv.includes(f));
+  const r = spawnSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    { stdio: 'inherit', env });
+  process.exit(r.status ?? 1);
 }
 const calls = Number(option('calls', '10000'));
 const modelDir = resolve(option('model', join(root, '..', 'shared', 'fixtures', 'tiny-a')));
@@ -150,7 +170,7 @@ async function run(from, to) {
 
 // (the first write to stdout opens libuv's spare fd: done before any fd is counted)
 console.log(`soak: ${modelDir}, ${calls} pairCritic calls, maxTokens ${MAX_TOKENS}, concurrency ${concurrency}, ` +
-  `MALLOC_MMAP_THRESHOLD_ ${process.env.MALLOC_MMAP_THRESHOLD_ ?? 'unset (glibc default: dynamic)'}`);
+  `allocator ${allocator} (MALLOC_MMAP_THRESHOLD_ ${process.env.MALLOC_MMAP_THRESHOLD_ ?? 'unset: glibc default, dynamic'})`);
 const t0 = performance.now();
 let warmup = 0;
 const warmupRss = [];

@@ -84,18 +84,16 @@ class PreprocessWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      ImageTiles tiles = preprocess_image(rgb_.data(), width_, height_, mode_, max_tiles_, 1, tile_size_,
-                                          true, label_);
-      count_ = tiles.count;
-      size_ = tiles.size;
+      count_ = preprocess_tile_count(width_, height_, mode_, max_tiles_, 1, tile_size_, true, label_);
+      size_ = tile_size_;
+      const size_t plane = static_cast<size_t>(size_) * size_;
+      uint8_ = PageBuffer(plane * 3 * count_);
+      preprocess_image(rgb_.data(), width_, height_, mode_, max_tiles_, 1, tile_size_, true, label_, uint8_.data());
       rgb_ = PageBuffer();
-      uint8_ = PageBuffer(tiles.rgb.size());
-      if (!tiles.rgb.empty()) std::memcpy(uint8_.data(), tiles.rgb.data(), tiles.rgb.size());
       if (with_pixels_) {
-        const size_t plane = static_cast<size_t>(tiles.size) * tiles.size;
-        pixels_ = PageBuffer(plane * 3 * tiles.count * sizeof(float));
-        for (int t = 0; t < tiles.count; ++t)
-          normalize_tile(&tiles.rgb[plane * 3 * t], tiles.size, pixels_.as<float>() + plane * 3 * t);
+        pixels_ = PageBuffer(plane * 3 * count_ * sizeof(float));
+        for (int t = 0; t < count_; ++t)
+          normalize_tile(uint8_.data() + plane * 3 * t, size_, pixels_.as<float>() + plane * 3 * t);
       }
     } catch (const Error& e) {
       error_code_ = error_code_name(e.code());

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/workspace.h"
 #include "image/resample.h"
 
 namespace vlac {
@@ -167,39 +168,49 @@ TileGrid choose_internvl_grid(int width, int height, int min_tiles, int max_tile
   return best;
 }
 
-ImageTiles preprocess_image(const uint8_t* rgb, int width, int height, ResizeMode mode,
-                            int max_tiles, int min_tiles, int tile_size, bool use_thumbnail,
-                            const std::string& label) {
+int preprocess_tile_count(int width, int height, ResizeMode mode, int max_tiles, int min_tiles, int tile_size,
+                          bool use_thumbnail, const std::string& label) {
   validate_image_size(width, height, label);
-  ImageTiles tiles;
-  tiles.size = tile_size;
   if (mode == ResizeMode::Vlac) {
     validate_tile_options(1, 1, tile_size);
-    // swift's tiling of the square result picks grid (1, 1) and its resize is a same-size copy.
-    tiles.count = 1;
-    tiles.rgb = resize_rgb8(rgb, width, height, tile_size, tile_size, Filter::Lanczos);
-    return tiles;
+    return 1;  // swift's tiling of the square result picks grid (1, 1) and its resize is a same-size copy
   }
   validate_tile_options(max_tiles, min_tiles, tile_size);
   const TileGrid grid = choose_internvl_grid(width, height, min_tiles, max_tiles, tile_size);
   const int blocks = grid.columns * grid.rows;
-  const bool thumbnail = use_thumbnail && blocks != 1;
-  tiles.count = blocks + (thumbnail ? 1 : 0);
-  const size_t tile_bytes = static_cast<size_t>(tile_size) * tile_size * 3;
-  tiles.rgb.resize(tile_bytes * tiles.count);
+  return blocks + (use_thumbnail && blocks != 1 ? 1 : 0);
+}
 
+void preprocess_image(const uint8_t* rgb, int width, int height, ResizeMode mode, int max_tiles, int min_tiles,
+                      int tile_size, bool use_thumbnail, const std::string& label, uint8_t* out) {
+  const int count = preprocess_tile_count(width, height, mode, max_tiles, min_tiles, tile_size, use_thumbnail, label);
+  if (mode == ResizeMode::Vlac) {
+    resize_rgb8(rgb, width, height, tile_size, tile_size, Filter::Lanczos, out);
+    return;
+  }
+  const TileGrid grid = choose_internvl_grid(width, height, min_tiles, max_tiles, tile_size);
+  const int blocks = grid.columns * grid.rows;
+  const size_t tile_bytes = static_cast<size_t>(tile_size) * tile_size * 3;
   const int resized_width = tile_size * grid.columns;
-  const std::vector<uint8_t> resized = resize_rgb8(rgb, width, height, resized_width,
-                                                   tile_size * grid.rows, Filter::Bicubic);
-  for (int k = 0; k < blocks; ++k) {
-    copy_tile(resized.data(), resized_width, (k % grid.columns) * tile_size,
-              (k / grid.columns) * tile_size, tile_size, &tiles.rgb[tile_bytes * k]);
+  {
+    WorkspaceScope ws;  // the resized grid: the thread's kept memory, not an allocation per image
+    uint8_t* resized = ws.take<uint8_t>(static_cast<size_t>(resized_width) * tile_size * grid.rows * 3);
+    resize_rgb8(rgb, width, height, resized_width, tile_size * grid.rows, Filter::Bicubic, resized);
+    for (int k = 0; k < blocks; ++k)
+      copy_tile(resized, resized_width, (k % grid.columns) * tile_size, (k / grid.columns) * tile_size, tile_size,
+                out + tile_bytes * k);
   }
-  if (thumbnail) {
-    const std::vector<uint8_t> whole =
-        resize_rgb8(rgb, width, height, tile_size, tile_size, Filter::Bicubic);
-    std::memcpy(&tiles.rgb[tile_bytes * blocks], whole.data(), tile_bytes);
-  }
+  if (count > blocks) resize_rgb8(rgb, width, height, tile_size, tile_size, Filter::Bicubic, out + tile_bytes * blocks);
+}
+
+ImageTiles preprocess_image(const uint8_t* rgb, int width, int height, ResizeMode mode,
+                            int max_tiles, int min_tiles, int tile_size, bool use_thumbnail,
+                            const std::string& label) {
+  ImageTiles tiles;
+  tiles.size = tile_size;
+  tiles.count = preprocess_tile_count(width, height, mode, max_tiles, min_tiles, tile_size, use_thumbnail, label);
+  tiles.rgb.resize(static_cast<size_t>(tile_size) * tile_size * 3 * tiles.count);
+  preprocess_image(rgb, width, height, mode, max_tiles, min_tiles, tile_size, use_thumbnail, label, tiles.rgb.data());
   return tiles;
 }
 

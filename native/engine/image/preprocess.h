@@ -58,6 +58,13 @@ ImageTiles preprocess_image(const uint8_t* rgb, int width, int height, ResizeMod
                             int max_tiles, int min_tiles, int tile_size, bool use_thumbnail,
                             const std::string& label);
 
+// The two halves of preprocess_image, for a caller that owns the tile memory: the tile count (all
+// the checks, no pixel work), then the tiles into `out` (count x tile_size x tile_size x 3 bytes).
+int preprocess_tile_count(int width, int height, ResizeMode mode, int max_tiles, int min_tiles, int tile_size,
+                          bool use_thumbnail, const std::string& label);
+void preprocess_image(const uint8_t* rgb, int width, int height, ResizeMode mode, int max_tiles, int min_tiles,
+                      int tile_size, bool use_thumbnail, const std::string& label, uint8_t* out);
+
 // ToTensor + Normalize(ImageNet mean/std) in fp32 as torchvision computes it, (x / 255 - mean) / std
 // with each step rounded to float: one size x size x 3 HWC tile -> 3 x size x size CHW.
 void normalize_tile(const uint8_t* hwc, int size, float* chw_out);

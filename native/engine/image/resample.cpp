@@ -226,8 +226,18 @@ std::vector<uint8_t> resize_rgb8(const uint8_t* rgb, int width, int height, int 
                                  int dst_height, Filter filter) {
   VLAC_CHECK(width >= 1 && height >= 1 && dst_width >= 1 && dst_height >= 1,
              "resize_rgb8 needs positive sizes");
+  std::vector<uint8_t> out(static_cast<size_t>(dst_width) * dst_height * 3);
+  resize_rgb8(rgb, width, height, dst_width, dst_height, filter, out.data());
+  return out;
+}
+
+void resize_rgb8(const uint8_t* rgb, int width, int height, int dst_width, int dst_height, Filter filter,
+                 uint8_t* out) {
+  VLAC_CHECK(width >= 1 && height >= 1 && dst_width >= 1 && dst_height >= 1,
+             "resize_rgb8 needs positive sizes");
   if (dst_width == width && dst_height == height) {
-    return std::vector<uint8_t>(rgb, rgb + static_cast<size_t>(width) * height * 3);
+    std::memcpy(out, rgb, static_cast<size_t>(width) * height * 3);
+    return;
   }
   const bool need_horizontal = dst_width != width;
   const bool need_vertical = dst_height != height;
@@ -243,10 +253,9 @@ std::vector<uint8_t> resize_rgb8(const uint8_t* rgb, int width, int height, int 
     row_end = vertical.first.back() + vertical.count.back();
   }
 
-  std::vector<uint8_t> out(static_cast<size_t>(dst_width) * dst_height * 3);
   if (!need_vertical) {
-    horizontal_pass(rgb, width, 0, height, resample_axis(width, dst_width, filter), out.data());
-    return out;
+    horizontal_pass(rgb, width, 0, height, resample_axis(width, dst_width, filter), out);
+    return;
   }
   WorkspaceScope ws;  // the horizontal pass's rows: the thread's kept memory, not an allocation per image
   const uint8_t* rows = rgb;
@@ -260,11 +269,10 @@ std::vector<uint8_t> resize_rgb8(const uint8_t* rgb, int width, int height, int 
 
   const size_t row_bytes = static_cast<size_t>(dst_width) * 3;
   if (cpu_has_avx2()) {
-    vertical_rows_avx2(rows, row_bytes, vertical, row_begin, out.data());
+    vertical_rows_avx2(rows, row_bytes, vertical, row_begin, out);
   } else {
-    vertical_rows_baseline(rows, row_bytes, vertical, row_begin, out.data());
+    vertical_rows_baseline(rows, row_bytes, vertical, row_begin, out);
   }
-  return out;
 }
 
 }  // namespace vlac

@@ -37,5 +37,8 @@ ResampleAxis resample_axis(int in_size, int out_size, Filter filter);
 // validates user input; see preprocess.h). An equal size returns a copy, as Pillow does.
 std::vector<uint8_t> resize_rgb8(const uint8_t* rgb, int width, int height, int dst_width,
                                  int dst_height, Filter filter);
+// The same into `out` (dst_width x dst_height x 3 bytes).
+void resize_rgb8(const uint8_t* rgb, int width, int height, int dst_width, int dst_height, Filter filter,
+                 uint8_t* out);
 
 }  // namespace vlac

@@ -1,53 +1,15 @@
 #include "runtime/kv_cache.h"
 
 #include <cstring>
-#include <utility>
 
 #include "common/error.h"
 
 namespace vlac {
 
-SequenceBufferPool::SequenceBufferPool() {
-  kv_.reserve(kIdle);
-  logits_.reserve(kIdle);
-}
-
-PageBuffer SequenceBufferPool::take_kv(size_t bytes) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (size_t i = 0; i < kv_.size(); ++i)
-      if (kv_[i].size() == bytes) {
-        PageBuffer kv = std::move(kv_[i]);
-        kv_.erase(kv_.begin() + static_cast<std::ptrdiff_t>(i));
-        return kv;
-      }
-  }
-  return PageBuffer(bytes);
-}
-
-void SequenceBufferPool::give_kv(PageBuffer kv) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (kv_.size() < kIdle) kv_.push_back(std::move(kv));
-}
-
-std::vector<float> SequenceBufferPool::take_logits() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (logits_.empty()) return {};
-  std::vector<float> logits = std::move(logits_.back());
-  logits_.pop_back();
-  return logits;
-}
-
-void SequenceBufferPool::give_logits(std::vector<float> logits) {
-  logits.clear();
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (logits_.size() < kIdle && logits.capacity() > 0) logits_.push_back(std::move(logits));
-}
-
-KvCache::KvCache(SequenceBufferPool& pool, int64_t layers, int64_t capacity, int64_t kv_width)
-    : pool_(pool), layers_(layers), capacity_(capacity), kv_width_(kv_width) {
+KvCache::KvCache(int64_t layers, int64_t capacity, int64_t kv_width)
+    : layers_(layers), capacity_(capacity), kv_width_(kv_width) {
   try {
-    storage_ = pool_.take_kv(static_cast<size_t>(bytes()));  // left uninitialised on purpose
+    storage_ = PageBuffer(static_cast<size_t>(bytes()));  // left uninitialised on purpose
   } catch (const Error&) {
     fail(ErrorCode::OutOfMemory, "KV cache: cannot allocate " + std::to_string(bytes()) + " bytes for " +
                                      std::to_string(capacity) + " positions");
@@ -59,8 +21,6 @@ KvCache::KvCache(SequenceBufferPool& pool, int64_t layers, int64_t capacity, int
     v_.push_back(base + (2 * l + 1) * n);
   }
 }
-
-KvCache::~KvCache() { pool_.give_kv(std::move(storage_)); }
 
 uint64_t KvCache::bytes() const {
   return static_cast<uint64_t>(2 * layers_) * static_cast<uint64_t>(capacity_ * kv_width_) * sizeof(float);

@@ -9,7 +9,6 @@
 #include "common/thread_pool.h"
 #include "common/workspace.h"
 #include "image/preprocess.h"
-#include "runtime/kv_cache.h"
 #include "runtime/sequence.h"
 
 namespace vlac {
@@ -51,7 +50,7 @@ std::shared_ptr<Model> Model::load(const std::string& dir, const ModelOptions& o
   if (options.threads > 0) set_num_threads(options.threads);
 
   std::shared_ptr<Model> m(new Model());
-  m->sequence_buffers_ = std::make_unique<SequenceBufferPool>();
+  m->logits_pool_ = std::make_unique<LogitsPool>();
   m->checkpoint_ = Checkpoint::open(dir);
   m->tokenizer_.emplace(Tokenizer::load(dir));
   const ModelConfig& c = m->config();

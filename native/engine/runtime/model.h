@@ -18,7 +18,7 @@
 namespace vlac {
 
 class Sequence;
-class SequenceBufferPool;
+class LogitsPool;
 
 struct ModelOptions {
   int64_t max_context = 4096;  // tokens per sequence (prompt + generated): the KV cache size
@@ -77,9 +77,9 @@ class Model : public std::enable_shared_from_this<Model> {
   std::vector<float> project(const float* vit_hidden, int64_t n_tiles) const;
 
   std::unique_ptr<Sequence> create_sequence() const;
-  // The idle KV caches and logits rows of this model's ended sequences (runtime/kv_cache.h): the
-  // one mutable part of a loaded model, internally synchronised.
-  SequenceBufferPool& sequence_buffers() const { return *sequence_buffers_; }
+  // The logits rows of this model's ended sequences (runtime/sequence.h): the one mutable part of
+  // a loaded model, internally synchronised.
+  LogitsPool& logits_pool() const { return *logits_pool_; }
 
  private:
   Model() = default;
@@ -92,7 +92,7 @@ class Model : public std::enable_shared_from_this<Model> {
   WeightOptions weights_;
   double build_seconds_ = 0;
   std::vector<int32_t> default_stop_ids_;
-  std::unique_ptr<SequenceBufferPool> sequence_buffers_;
+  std::unique_ptr<LogitsPool> logits_pool_;
 };
 
 }  // namespace vlac

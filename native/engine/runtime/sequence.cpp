@@ -19,13 +19,27 @@ const char* finish_reason_name(FinishReason reason) {
   return "length";
 }
 
+std::vector<float> LogitsPool::take() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (idle_.empty()) return {};
+  std::vector<float> logits = std::move(idle_.back());
+  idle_.pop_back();
+  return logits;
+}
+
+void LogitsPool::give(std::vector<float> logits) {
+  logits.clear();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (idle_.size() < kIdle && logits.capacity() > 0) idle_.push_back(std::move(logits));
+}
+
 Sequence::Sequence(std::shared_ptr<const Model> model)
     : model_(std::move(model)),
-      cache_(model_->sequence_buffers(), model_->config().llm.num_layers, model_->max_context(),
+      cache_(model_->config().llm.num_layers, model_->max_context(),
              model_->config().llm.num_kv_heads * model_->config().llm.head_dim()),
-      logits_(model_->sequence_buffers().take_logits()) {}
+      logits_(model_->logits_pool().take()) {}
 
-Sequence::~Sequence() { model_->sequence_buffers().give_logits(std::move(logits_)); }
+Sequence::~Sequence() { model_->logits_pool().give(std::move(logits_)); }
 
 void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObserver* observer) {
   if (requests.empty()) return;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,10 +65,28 @@ struct PrefillRequest {
   int64_t n_image_rows = 0;
 };
 
+// The logits rows of a model's ended sequences (vocabulary-sized vectors), handed to the next
+// sequence: a call makes one or a few sequences, and a fresh row each time was a big allocation
+// per sequence beside the prefix cache's long-lived ones, the staggered lifetimes issue 19 traced
+// RSS growth to. At most kIdle are kept. Thread-safe: a sequence may end on any thread (the
+// inference thread, or the JS thread for a Sequence object).
+class LogitsPool {
+ public:
+  static constexpr size_t kIdle = 4;
+
+  LogitsPool() { idle_.reserve(kIdle); }   // giving back never allocates
+  std::vector<float> take();               // empty, with the capacity an earlier sequence grew
+  void give(std::vector<float> logits);
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::vector<float>> idle_;
+};
+
 class Sequence {
  public:
   explicit Sequence(std::shared_ptr<const Model> model);
-  ~Sequence();  // its KV cache and logits row go back to the model's SequenceBufferPool
+  ~Sequence();  // its logits row goes back to the model's LogitsPool
 
   // Appends ids (BOS is the caller's: ids go in as given). BadArgument: an id outside the
   // vocabulary or an image-row count that differs from the <IMG_CONTEXT> count; ContextFull when
