@@ -45,15 +45,16 @@ describe('many callers on one model', () => {
   it('64 concurrent callers get exactly the sequential replies, and memory stays bounded', async () => {
     expect(sequential).toHaveLength(64);
     const rss: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       const concurrent = await Promise.all(callers(vlac).map((call) => call()));
       expect(concurrent.map((r) => r.map(same))).toEqual(sequential);
       rss.push(process.memoryUsage().rss);
       expect(vlac.info.memory.cacheBytes).toBeLessThanOrEqual(FRAME_BYTES + PREFIX_BYTES);
     }
-    // After the first round every buffer a round needs exists: later rounds reuse, not accumulate
-    // (bound: allocator retention, measured ~40 MiB over thousands of calls, scripts/soak.mjs).
-    expect(rss[2]! - rss[0]!).toBeLessThan(64 * 2 ** 20);
+    // After the first rounds every buffer a round needs exists: later rounds reuse, not accumulate
+    // (bound: allocator retention, measured ~40 MiB over thousands of calls, scripts/soak.mjs). The
+    // first two rounds set the level (a round's RSS moves by tens of MiB with the allocator's timing).
+    expect(rss[4]! - Math.max(rss[0]!, rss[1]!)).toBeLessThan(64 * 2 ** 20);
   });
 
   it('a flood past maxQueue is refused with ERR_VLAC_BUSY, what was taken replies correctly, and the engine keeps serving', async () => {
