@@ -21,7 +21,9 @@
 // per-thread malloc arenas whose freed pages stay resident. The engine keeps its per-call buffers
 // out of malloc for that reason (common/page_buffer.h, common/workspace.h); what the arenas still
 // retain comes mostly from the libuv and libvips threads, sharp's decode outputs among it, which
-// V8's GC frees (measured on tiny-a: +5 to +9% from the end of warm-up, plateau near 185 MiB).
+// V8's GC frees (measured on tiny-a, three runs: +4.9, +9.0 and +12.1% from the end of warm-up,
+// which lands between 157 and 178 MiB; plateau 176-189 MiB, against 200-214 MiB before the engine
+// stopped churning; fixed-threshold: +1.9%, 132 MiB).
 // glibc reads the variable at process start, so a setting that differs from the environment
 // re-runs this script with it.
 // --expose-gc lets garbage be collected before each measurement (added when missing), and
