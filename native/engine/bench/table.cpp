@@ -41,6 +41,10 @@ std::string peaks_line(const std::string& who, const json& p) {
     std::snprintf(buf, sizeof(buf), ", %.1f GFLOP/s bf16 dot", p["bf16_dot_gflops"].get<double>());
     s << buf;
   }
+  if (p.contains("int8_dot_gops") && p["int8_dot_gops"].is_number()) {
+    std::snprintf(buf, sizeof(buf), ", %.1f GOP/s int8 dot", p["int8_dot_gops"].get<double>());
+    s << buf;
+  }
   const json& t = p["torch"];
   if (t.value("status", "") == "measured") {
     std::snprintf(buf, sizeof(buf), "; torch %s: %.1f GFLOP/s bf16 matmul, %.1f fp32 (%s), %.1f GB/s copy",

@@ -147,6 +147,9 @@ struct Int8Kernels {
   LinearW8A16Fn linear_w8a16;  // the int8 columns only
   AddOutliersFn add_outliers;
   ColumnMaxFn column_max;
+  // A register-only vpdpbusd loop for the peak benchmark (ops/peak.cpp; 1 instruction = 128 integer
+  // ops at zmm width); nullptr in the sets without one.
+  FmaLoopFn dot_loop = nullptr;
 };
 
 // The int8 kernels for a base instruction set of op_table.h, chosen from cpuid: avx512 -> AVX-512

@@ -74,6 +74,9 @@ double measure_fp32_fma_peak_gflops(int threads);
 // The same for the bf16 dot product of linear_bf16 (vdpbf16ps: 1 instruction = 64 FLOP); 0 where the
 // active instruction set has none.
 double measure_bf16_dot_peak_gflops(int threads);
+// The same for the int8 dot product of the W8A8 GEMM (ops/int8.h; vpdpbusd zmm: 1 instruction = 128
+// integer ops), in GOP/s; 0 where the active int8 kernel set has no zmm VNNI.
+double measure_int8_dot_peak_gops(int threads);
 // Read bandwidth of `threads` threads streaming a buffer far larger than the last-level cache.
 double measure_memory_bandwidth_gbs(int threads);
 

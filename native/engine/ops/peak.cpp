@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "ops/int8.h"
 #include "ops/op_table.h"
 #include "ops/ops.h"
 
@@ -101,6 +102,12 @@ double measure_fp32_fma_peak_gflops(int threads) {
 double measure_bf16_dot_peak_gflops(int threads) {
   check_threads(threads, "measure_bf16_dot_peak_gflops");
   const FmaLoopFn loop = active_op_table().bf16_dot_loop;
+  return loop ? measure_loop_peak_gflops(loop, threads) : 0.0;
+}
+
+double measure_int8_dot_peak_gops(int threads) {
+  check_threads(threads, "measure_int8_dot_peak_gops");
+  const FmaLoopFn loop = active_int8_kernels().dot_loop;
   return loop ? measure_loop_peak_gflops(loop, threads) : 0.0;
 }
 
