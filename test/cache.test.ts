@@ -1,7 +1,7 @@
 // The frame-embedding and prefix KV caches (native/engine/runtime/cached_batch.h) change no reply:
 // trajectoryCritic and criticStream with the caches on give bitwise the replies of the caches off
 // (ids, texts, step logprobs), while fewer tiles go through the ViT and fewer tokens are prefilled.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Vlac } from '../src/index.js';
 import type { CacheCounters } from '../src/vlac.js';
 import { fixture, tinyA } from './support/fixtures.js';
@@ -76,10 +76,14 @@ describe('frame and prefix caches', () => {
       const refArgs = withReference ? { reference, refNum: 2 } : {};
       const traj = await uncached.trajectoryCritic({ task, frames, skip: 1, maxTokens: 3, ...refArgs });
       const stream = cached.criticStream({ task, maxTokens: 3, ...refArgs });
+      const hitsBefore = cached.info.cache.prefixHits;
       const { result: pushed, delta } = await counted(cached, async () => {
         const out = [];
         for (const f of frames) out.push(await stream.push(f));
-        // A call queued after the last push's background prefill: the counters include it.
+        // The last push's background prefill is queued once its images are decoded (asynchronously,
+        // after the push resolved): wait until it has started (its prefix hit counted) ...
+        if (!withReference) await vi.waitFor(() => expect(cached.info.cache.prefixHits - hitsBefore).toBe(4 + 5), { timeout: 20_000 });
+        // ... then a call queued behind it returns after it: the counters include all of it.
         await cached.encodeImages([frames[0]!]);
         return out;
       });
