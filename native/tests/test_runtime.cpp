@@ -17,34 +17,15 @@
 #include "runtime/sampler.h"
 #include "runtime/sequence.h"
 #include "support/fixtures.h"
+#include "support/runtime_fixture.h"
 
 using namespace vlac;
+using namespace vlac::test;
 
 namespace {
 
 // docs/TOLERANCES.md, "engine paths against each other".
 constexpr double kSamePathTolerance = 1e-5;
-
-std::shared_ptr<Model> tiny_model(int64_t max_context = 2048) {
-  static std::map<int64_t, std::shared_ptr<Model>> models;
-  auto& m = models[max_context];
-  if (!m) {
-    ModelOptions o;
-    o.max_context = max_context;
-    m = Model::load(test::fixture_path("tiny-a"), o);
-  }
-  return m;
-}
-
-const json& golden_case(const std::string& name) {
-  static const json cases = test::read_fixture_json("tiny-a/golden/cases.json")["cases"];
-  for (const auto& c : cases)
-    if (c["name"] == name) return c;
-  FAIL("no golden case " << name);
-  return cases[0];
-}
-
-std::vector<int32_t> case_ids(const std::string& name) { return golden_case(name)["input_ids"].get<std::vector<int32_t>>(); }
 
 // The case's image rows (ViT + projector of the golden's uint8 pixels).
 std::vector<float> case_image_rows(const Model& model, const std::string& name) {
@@ -67,23 +48,6 @@ double relative_difference(const std::vector<float>& a, const std::vector<float>
     scale = std::max(scale, std::fabs(static_cast<double>(b[i])));
   }
   return diff / scale;
-}
-
-GenerateOptions greedy(int64_t max_tokens) {
-  GenerateOptions o;
-  o.max_tokens = max_tokens;
-  o.stop_ids = std::vector<int32_t>{};
-  o.logprobs = 5;
-  return o;
-}
-
-GenerateOptions sampled(int64_t max_tokens, uint64_t seed) {
-  GenerateOptions o = greedy(max_tokens);
-  o.temperature = 0.8;
-  o.top_k = 40;
-  o.top_p = 0.95;
-  o.seed = seed;
-  return o;
 }
 
 void check_same_steps(const GenerateResult& a, const GenerateResult& b) {

@@ -15,67 +15,12 @@
 #include "runtime/model.h"
 #include "runtime/sequence.h"
 #include "support/fixtures.h"
+#include "support/runtime_fixture.h"
 
 using namespace vlac;
+using namespace vlac::test;
 
 namespace {
-
-std::shared_ptr<Model> tiny_model() {
-  static std::shared_ptr<Model> m;
-  if (!m) {
-    ModelOptions o;
-    o.max_context = 2048;
-    m = Model::load(test::fixture_path("tiny-a"), o);
-  }
-  return m;
-}
-
-const json& golden_case(const std::string& name) {
-  static const json cases = test::read_fixture_json("tiny-a/golden/cases.json")["cases"];
-  for (const auto& c : cases)
-    if (c["name"] == name) return c;
-  FAIL("no golden case " << name);
-  return cases[0];
-}
-
-std::vector<uint8_t> golden_pixels(const std::string& image) {
-  static SafetensorsFile tensors(test::fixture_path("tiny-a/golden/tensors.safetensors"));
-  const TensorView& t = tensors.tensor("pixels/" + image);
-  return std::vector<uint8_t>(t.data, t.data + t.nbytes);
-}
-
-// The tiles of a golden case in prompt order.
-std::vector<uint8_t> case_tiles(const std::string& name) {
-  std::vector<uint8_t> tiles;
-  for (const auto& image : golden_case(name)["images"]) {
-    const std::vector<uint8_t> px = golden_pixels(image.get<std::string>());
-    tiles.insert(tiles.end(), px.begin(), px.end());
-  }
-  return tiles;
-}
-
-GenerateOptions greedy(int64_t max_tokens) {
-  GenerateOptions o;
-  o.max_tokens = max_tokens;
-  o.stop_ids = std::vector<int32_t>{};
-  o.logprobs = 5;
-  return o;
-}
-
-// Bitwise: the same ids and the very same logprob doubles.
-void check_identical(const GenerateResult& a, const GenerateResult& b) {
-  REQUIRE(a.ids == b.ids);
-  CHECK(a.text == b.text);
-  REQUIRE(a.steps.size() == b.steps.size());
-  for (size_t s = 0; s < a.steps.size(); ++s) {
-    CHECK(a.steps[s].logprob == b.steps[s].logprob);
-    REQUIRE(a.steps[s].top.size() == b.steps[s].top.size());
-    for (size_t k = 0; k < a.steps[s].top.size(); ++k) {
-      CHECK(a.steps[s].top[k].id == b.steps[s].top[k].id);
-      CHECK(a.steps[s].top[k].logprob == b.steps[s].top[k].logprob);
-    }
-  }
-}
 
 TileRows rows_of(size_t floats, float v) { return std::make_shared<const std::vector<float>>(floats, v); }
 

@@ -1,5 +1,6 @@
 #include "model/internlm2.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -85,8 +86,20 @@ void InternLm2::forward(float* h, const std::vector<LlmSegment>& segments, const
   const int64_t D = c.hidden_size, hd = c.head_dim(), Hq = c.num_heads, Hkv = c.num_kv_heads;
   const int64_t F = c.intermediate_size, q_width = Hq * hd, kv_width = Hkv * hd, W = q_width + 2 * kv_width;
   const float eps = static_cast<float>(c.rms_norm_eps), scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  int64_t rows = 0;
-  for (const auto& s : segments) rows += s.rows;
+  int64_t rows = 0, longest = 0;
+  for (const auto& s : segments) {
+    rows += s.rows;
+    longest = std::max(longest, s.rows);
+  }
+  // A forward of decode-sized segments (a batched decode step) runs every product row by row, as
+  // each segment alone would: its rows then do not depend on the batch (LinearWeight::apply_rows).
+  const bool row_wise = longest <= LinearWeight::kDecodeRows;
+  auto product = [&](const LinearWeight& w, const float* in, float* out) {
+    if (row_wise)
+      w.apply_rows(in, rows, nullptr, out);
+    else
+      w.apply(in, rows, nullptr, out);
+  };
 
   // RoPE tables per segment, once for all layers: the base depends on the KV length this forward
   // reaches (dynamic NTK); cached keys keep the rotation they were stored with.
@@ -108,7 +121,7 @@ void InternLm2::forward(float* h, const std::vector<LlmSegment>& segments, const
   for (size_t li = 0; li < layers_.size(); ++li) {
     const Layer& l = layers_[li];
     ops::rmsnorm(h, rows, D, l.attention_norm, eps, x);
-    l.wqkv.apply(x, rows, nullptr, qkv);
+    product(l.wqkv, x, qkv);
     int64_t r0 = 0;
     for (size_t s = 0; s < segments.size(); ++s) {
       const LlmSegment& seg = segments[s];
@@ -127,14 +140,14 @@ void InternLm2::forward(float* h, const std::vector<LlmSegment>& segments, const
                      attn + r0 * q_width);
       r0 += seg.rows;
     }
-    l.wo.apply(attn, rows, nullptr, x);
+    product(l.wo, attn, x);
     ops::add(h, x, rows * D);
 
     ops::rmsnorm(h, rows, D, l.ffn_norm, eps, x);
-    l.w1.apply(x, rows, nullptr, gate);
-    l.w3.apply(x, rows, nullptr, up);
+    product(l.w1, x, gate);
+    product(l.w3, x, up);
     ops::swiglu(gate, up, gate, rows * F);
-    l.w2.apply(gate, rows, nullptr, x);
+    product(l.w2, gate, x);
     ops::add(h, x, rows * D);
     if (observer) (*observer)(static_cast<int64_t>(li) + 1, h, rows);
   }

@@ -39,6 +39,8 @@ class InternLm2 {
 
   // h [sum of segment rows, D] in place: the input rows become the last layer's output (before the
   // final norm). Appends each segment's K/V rows to its cache at past .. past+rows-1.
+  // When no segment has more than LinearWeight::kDecodeRows rows (decode steps, batched or not) the
+  // products run row by row, so a segment's output is bit-identical to a forward of it alone.
   void forward(float* h, const std::vector<LlmSegment>& segments, const LayerObserver* observer = nullptr) const;
 
   void final_norm(const float* h, int64_t rows, float* out) const;

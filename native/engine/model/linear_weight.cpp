@@ -1,5 +1,6 @@
 #include "model/linear_weight.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/error.h"
@@ -37,6 +38,10 @@ void LinearWeight::apply(const float* x, int64_t M, const float* bias, float* y)
   }
   if (M <= kDecodeRows) return ops::linear_w8a16(x, M, q_->view(), bias, y);
   ops::linear_w8a8(x, M, q_->view(), bias, y);
+}
+
+void LinearWeight::apply_rows(const float* x, int64_t M, const float* bias, float* y) const {
+  for (int64_t m = 0; m < M; m += kDecodeRows) apply(x + m * K_, std::min(kDecodeRows, M - m), bias, y + m * N_);
 }
 
 LinearWeight load_linear(const Checkpoint& ck, const std::string& name, int64_t N, int64_t K, bool int8) {

@@ -32,7 +32,8 @@ struct WeightOptions {
 
 class LinearWeight {
  public:
-  // Rows up to which an int8 weight runs the weight-only GEMV.
+  // Rows up to which a product runs a GEMV (bf16: ops::linear's; int8: the weight-only W8A16), with
+  // each row's sums in the same order whatever the row count; above it a GEMM, which sums differently.
   static constexpr int64_t kDecodeRows = 4;
 
   LinearWeight() = default;
@@ -45,6 +46,10 @@ class LinearWeight {
 
   // y [M, N] = x [M, K] · Wᵀ (+ bias).
   void apply(const float* x, int64_t M, const float* bias, float* y) const;
+  // The same with the decode product for any M: rows in chunks of at most kDecodeRows, each row
+  // computed exactly as a product of that row alone (a batched decode step of M sequences, whose
+  // replies must not depend on how many share the step).
+  void apply_rows(const float* x, int64_t M, const float* bias, float* y) const;
 
   // Whether bf16 products of more than kDecodeRows rows run ops::linear_bf16 (WeightOptions).
   void set_bf16_activations(bool on) { bf16_activations_ = on; }

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/workspace.h"
+#include "runtime/decode_group.h"
 #include "runtime/model.h"
 
 namespace vlac {
@@ -93,15 +94,27 @@ std::vector<PositionKey> position_keys(const Model& model, const int32_t* ids, i
   return keys;
 }
 
-std::vector<GenerateResult> generate_batch(const Model& model, const std::vector<BatchRequest>& requests,
-                                           const GenerateOptions& options, ModelCaches* caches, BatchStats* stats,
-                                           const std::function<void()>& after_encode) {
-  BatchStats local;
-  BatchStats& st = stats ? *stats : local;
-  st = BatchStats{};
+std::vector<PreparedCall> prepare_calls(const Model& model, const std::vector<BatchCall>& calls,
+                                       ModelCaches* caches) {
+  std::vector<PreparedCall> out(calls.size());
   const bool frame_cache = caches && caches->frames().enabled();
   const bool prefix_cache = caches && caches->prefixes().enabled();
-  for (size_t r = 0; r < requests.size(); ++r) check_request(model, requests[r], r);
+  // A call with a bad request is dropped whole, before any work; the others go on.
+  std::vector<BatchRequest> requests;
+  std::vector<size_t> call_of;  // the call each request belongs to
+  for (size_t c = 0; c < calls.size(); ++c) {
+    try {
+      for (size_t r = 0; r < calls[c].requests.size(); ++r) check_request(model, calls[c].requests[r], r);
+    } catch (...) {
+      out[c].error = std::current_exception();
+      continue;
+    }
+    for (const BatchRequest& r : calls[c].requests) {
+      requests.push_back(r);
+      call_of.push_back(c);
+    }
+  }
+  std::vector<CacheCounters> counts(calls.size());
 
   const int64_t S = model.tile_size(), tile_bytes = 3 * S * S;
   const int64_t per_tile = model.image_tokens_per_tile(), D = model.hidden_size();
@@ -123,7 +136,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
     for (size_t q = 0, at = 0; q < requests.size(); at += static_cast<size_t>(requests[q++].n_tiles * tile_bytes))
       std::copy(requests[q].tiles, requests[q].tiles + requests[q].n_tiles * tile_bytes, all + at);
     model.encode_tiles(all, total, all_rows);
-    st.counts.frame_misses = static_cast<uint64_t>(total);
+    for (size_t q = 0; q < requests.size(); ++q) counts[call_of[q]].frame_misses += static_cast<uint64_t>(requests[q].n_tiles);
     if (prefix_cache)
       for (size_t q = 0; q < requests.size(); ++q)
         for (int64_t t = 0; t < requests[q].n_tiles; ++t)
@@ -141,11 +154,11 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
         TileRows rows = caches->frames().find(h);
         found[q].push_back(rows);
         if (rows || std::find(missing.begin(), missing.end(), h) != missing.end()) {
-          ++st.counts.frame_hits;
+          ++counts[call_of[q]].frame_hits;
         } else {
           missing.push_back(h);
           missing_pixels.push_back(px);
-          ++st.counts.frame_misses;
+          ++counts[call_of[q]].frame_misses;
         }
       }
     std::vector<TileRows> encoded;
@@ -168,8 +181,33 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
         std::copy(rows->begin(), rows->end(), request_rows[q] + t * row_floats);
       }
   }
-  st.encode_ms = ms_since(t0);
-  if (after_encode) after_encode();
+  const double encode_ms = ms_since(t0);
+  // Each call's abort check; a call that stops here is dropped, the others are prefilled.
+  {
+    std::vector<BatchRequest> kept;
+    std::vector<float*> kept_rows;
+    std::vector<std::vector<ContentHash>> kept_hashes;
+    std::vector<size_t> kept_call;
+    for (size_t c = 0; c < calls.size(); ++c) {
+      if (out[c].error || !calls[c].after_encode) continue;
+      try {
+        calls[c].after_encode();
+      } catch (...) {
+        out[c].error = std::current_exception();
+      }
+    }
+    for (size_t q = 0; q < requests.size(); ++q) {
+      if (out[call_of[q]].error) continue;
+      kept.push_back(requests[q]);
+      kept_rows.push_back(request_rows[q]);
+      kept_hashes.push_back(std::move(tile_hashes[q]));
+      kept_call.push_back(call_of[q]);
+    }
+    requests.swap(kept);
+    request_rows.swap(kept_rows);
+    tile_hashes.swap(kept_hashes);
+    call_of.swap(kept_call);
+  }
 
   // ---- prefill ----
   t0 = Clock::now();
@@ -196,7 +234,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
       keys[q] = position_keys(model, r.ids, r.n_ids, tile_hashes[q]);
       PrefixCache::Hit hit = caches->prefixes().find(keys[q].data(), r.n_ids, r.n_ids - 1);
       const int64_t boundary = snapshot_boundary(r.ids, r.n_ids, img_context);
-      if (hit.length > 0) ++st.counts.prefix_hits;
+      if (hit.length > 0) ++counts[call_of[q]].prefix_hits;
       if (boundary <= hit.length) {
         base[q] = hit.sequence;
         start[q] = hit.length;
@@ -225,7 +263,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
         p.n_image_rows = image_rows_before(r.ids, s.length, img_context) - row0;
         p.image_rows = p.n_image_rows ? request_rows[s.owner] + row0 * D : nullptr;
         prefill.push_back(p);
-        st.counts.prefilled_tokens += static_cast<uint64_t>(p.n_ids);
+        counts[call_of[s.owner]].prefilled_tokens += static_cast<uint64_t>(p.n_ids);
       }
       prefill_batch(prefill);
       for (auto& s : snapshots) {
@@ -253,19 +291,37 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
     p.n_image_rows = r.n_tiles * per_tile - row0;
     p.image_rows = p.n_image_rows ? request_rows[q] + row0 * D : nullptr;
     prefill.push_back(p);
-    st.counts.prefilled_tokens += static_cast<uint64_t>(p.n_ids);
+    counts[call_of[q]].prefilled_tokens += static_cast<uint64_t>(p.n_ids);
   }
   prefill_batch(prefill);
-  st.prefill_ms = ms_since(t0);
+  const double prefill_ms = ms_since(t0);
   // Every prompt position is either computed once in this call or copied from a snapshot.
-  for (const auto& r : requests) st.counts.prefix_tokens_reused += static_cast<uint64_t>(r.n_ids);
-  st.counts.prefix_tokens_reused -= st.counts.prefilled_tokens;
+  for (size_t q = 0; q < requests.size(); ++q) counts[call_of[q]].prefix_tokens_reused += static_cast<uint64_t>(requests[q].n_ids);
+  for (size_t q = 0; q < requests.size(); ++q) out[call_of[q]].sequences.push_back(std::move(seqs[q]));
+  for (size_t c = 0; c < calls.size(); ++c) {
+    if (out[c].error) continue;
+    counts[c].prefix_tokens_reused -= counts[c].prefilled_tokens;
+    out[c].stats.encode_ms = encode_ms;
+    out[c].stats.prefill_ms = prefill_ms;
+    out[c].stats.counts = counts[c];
+    if (caches) caches->add(counts[c]);
+  }
+  return out;
+}
 
-  t0 = Clock::now();
-  std::vector<GenerateResult> results;
-  for (auto& s : seqs) results.push_back(s->generate(options));
-  st.decode_ms = ms_since(t0);
-  if (caches) caches->add(st.counts);
+std::vector<GenerateResult> generate_batch(const Model& model, const std::vector<BatchRequest>& requests,
+                                           const GenerateOptions& options, ModelCaches* caches, BatchStats* stats,
+                                           const std::function<void()>& after_encode) {
+  std::vector<PreparedCall> prepared = prepare_calls(model, {BatchCall{requests, after_encode}}, caches);
+  if (prepared[0].error) std::rethrow_exception(prepared[0].error);
+  const auto t0 = Clock::now();
+  std::vector<GenerateResult> results(requests.size());
+  DecodeGroup group;
+  for (size_t q = 0; q < requests.size(); ++q)
+    group.add(*prepared[0].sequences[q], options, [&results, q](GenerateResult&& r) { results[q] = std::move(r); });
+  while (!group.empty()) group.step();
+  prepared[0].stats.decode_ms = ms_since(t0);
+  if (stats) *stats = prepared[0].stats;
   return results;
 }
 

@@ -1,5 +1,5 @@
-// The task layer's one batched model call (encode every request's tiles, prefill every prompt in one
-// batched forward, decode each reply) with the frame-embedding and prefix KV caches in front of the
+// The task layer's batched model call (encode every request's tiles, prefill every prompt in one
+// batched forward, decode the replies together) with the frame-embedding and prefix KV caches in front of the
 // pure model calls. The replies are identical to the uncached path, bit for bit on the CPU:
 // - Frame cache: only tiles missing from the cache (and not repeated in the batch) go through the
 //   ViT, in one batched pass; the ViT's arithmetic per tile does not depend on its batch.
@@ -16,6 +16,8 @@
 #pragma once
 
 #include <atomic>
+#include <exception>
+#include <memory>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -69,13 +71,34 @@ struct BatchRequest {
 };
 
 struct BatchStats {
-  double encode_ms = 0, prefill_ms = 0, decode_ms = 0;
+  double encode_ms = 0, prefill_ms = 0, decode_ms = 0;  // of the batch the call was part of
   CacheCounters counts;  // this call's
 };
 
-// `caches` null (or both disabled): the uncached path. `after_encode` runs between the image
-// encoding and the prefill (the caller's abort check: it throws to stop). Errors: those of
-// encode_tiles, prefill_batch and generate, before the stage that raises them changes any cache.
+// One caller's requests in a batch of several callers' (the scheduler's prefill batching).
+// `after_encode` runs between the image encoding and the prefill (the caller's abort check: it
+// throws to drop this call, and the other calls go on).
+struct BatchCall {
+  std::vector<BatchRequest> requests;
+  std::function<void()> after_encode;
+};
+
+struct PreparedCall {
+  std::vector<std::unique_ptr<Sequence>> sequences;  // one per request, prefilled, ready to decode
+  BatchStats stats;                                   // encode and prefill (decode_ms is the decoder's)
+  std::exception_ptr error;  // the call was dropped: a bad request (before any work) or its after_encode
+};
+
+// The image encoding and prefill of several calls in one batch: every call's missing tiles in one
+// ViT pass, every kept prompt's uncached part in one batched forward. Each call's reply sequences
+// are those it would get alone (bit for bit on the CPU), its counters are its own requests'.
+// Errors of a call's requests drop that call only; errors of the batched work (encode_tiles,
+// prefill_batch) are thrown, before the stage that raises them changes any cache.
+std::vector<PreparedCall> prepare_calls(const Model& model, const std::vector<BatchCall>& calls,
+                                        ModelCaches* caches);
+
+// One call: prepare_calls, then every reply decoded together (DecodeGroup). `caches` null (or both
+// disabled): the uncached path. Errors: prepare_calls' and generate's.
 std::vector<GenerateResult> generate_batch(const Model& model, const std::vector<BatchRequest>& requests,
                                            const GenerateOptions& options, ModelCaches* caches,
                                            BatchStats* stats = nullptr, const std::function<void()>& after_encode = {});

@@ -1,11 +1,11 @@
 #include "runtime/sequence.h"
 
 #include <algorithm>
-#include <random>
 #include <set>
 
 #include "common/error.h"
 #include "common/workspace.h"
+#include "runtime/decode_group.h"
 #include "runtime/model.h"
 
 namespace vlac {
@@ -142,52 +142,12 @@ void Sequence::prefill(const int32_t* ids, int64_t n_ids, const float* image_row
   prefill_batch({q}, observer);
 }
 
-void Sequence::forward_pending() {
-  if (pending_) prefill(nullptr, 0);
-}
-
-GenerateResult Sequence::generate(const GenerateOptions& o) {
-  if (o.max_tokens < 0) fail(ErrorCode::BadArgument, "maxTokens must not be negative");
-  if (!(o.temperature >= 0.0)) fail(ErrorCode::BadArgument, "temperature must be >= 0");
-  if (o.top_k < 0) fail(ErrorCode::BadArgument, "topK must be >= 0");
-  if (!(o.top_p > 0.0 && o.top_p <= 1.0)) fail(ErrorCode::BadArgument, "topP must be in (0, 1]");
-  if (o.logprobs < 0 || o.logprobs > kMaxTopLogprobs)
-    fail(ErrorCode::BadArgument, "logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) + "]");
-  if (length() == 0) fail(ErrorCode::BadArgument, "generate on an empty sequence: prefill a prompt first");
-  if (!pending_ && logits_.empty())
-    fail(ErrorCode::BadArgument, "generate on a sequence made by fork_prefix: prefill at least one token first");
-  if (length() + o.max_tokens > model_->max_context())
-    fail(ErrorCode::ContextFull, "generate: " + std::to_string(length()) + " tokens in the sequence + maxTokens " +
-                                     std::to_string(o.max_tokens) + " exceed maxContext " +
-                                     std::to_string(model_->max_context()));
-  const std::vector<int32_t>& stops = o.stop_ids ? *o.stop_ids : model_->default_stop_ids();
-  const int64_t vocab = model_->config().llm.vocab_size;
-  Rng rng(o.seed ? *o.seed : (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
-  const SamplingParams params{o.temperature, o.top_k, o.top_p};
-
-  GenerateResult result;
-  for (int64_t step = 0; step < o.max_tokens; ++step) {
-    if (o.should_abort && o.should_abort()) {
-      result.finish_reason = FinishReason::Aborted;
-      break;
-    }
-    forward_pending();
-    const int32_t id = sample_token(logits_.data(), vocab, params, rng);
-    const double lse = log_sum_exp(logits_.data(), vocab);
-    GenerateStep s{id, static_cast<double>(logits_[id]) - lse, top_logprobs(logits_.data(), vocab, o.logprobs, lse)};
-    pending_ = id;
-    tokens_.push_back(id);
-    result.ids.push_back(id);
-    if (o.on_step) o.on_step(s);
-    result.steps.push_back(std::move(s));
-    if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
-      result.finish_reason = FinishReason::Stop;
-      break;
-    }
-  }
-  const size_t text_ids = result.ids.size() - (result.finish_reason == FinishReason::Stop ? 1 : 0);
-  result.text = model_->tokenizer().decode(result.ids.data(), text_ids, false);
-  return result;
+GenerateResult Sequence::generate(const GenerateOptions& options) {
+  GenerateResult reply;
+  DecodeGroup group;
+  group.add(*this, options, [&reply](GenerateResult&& r) { reply = std::move(r); });
+  while (!group.empty()) group.step();
+  return reply;
 }
 
 std::unique_ptr<Sequence> Sequence::fork() const {

@@ -20,6 +20,7 @@
 
 namespace vlac {
 
+class DecodeGroup;
 class Model;
 class Sequence;
 
@@ -97,8 +98,9 @@ class Sequence {
                const LayerObserver* observer = nullptr);
   void prefill(const std::vector<int32_t>& ids) { prefill(ids.data(), static_cast<int64_t>(ids.size())); }
 
-  // Decodes up to max_tokens tokens after the sequence's current end. BadArgument: options out of
-  // range or an empty sequence; ContextFull when length() + max_tokens > max_context, before any work.
+  // Decodes up to max_tokens tokens after the sequence's current end (a DecodeGroup of one).
+  // BadArgument: options out of range or an empty sequence; ContextFull when length() + max_tokens >
+  // max_context, before any work.
   GenerateResult generate(const GenerateOptions& options);
 
   // An independent copy (KV prefix copied): continuing either leaves the other as it was.
@@ -118,7 +120,7 @@ class Sequence {
 
  private:
   friend void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObserver* observer);
-  void forward_pending();
+  friend class DecodeGroup;  // appends the tokens it samples
 
   std::shared_ptr<const Model> model_;
   KvCache cache_;
