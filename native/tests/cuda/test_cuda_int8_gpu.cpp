@@ -1,0 +1,138 @@
+// The real CUDA int8 kernels through the C ABI (ops/cuda/vlac_cuda.h) against the CPU reference:
+// the cases of int8_cases.h (the same ones the host emulation runs). Built only with nvcc (the CUDA
+// block of CMakeLists.txt); with no usable device it prints the reason and exits 77, which ctest
+// reports as skipped (SKIP_RETURN_CODE): no driver here and in CI gives cudaGetDeviceCount = 35.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cuda/int8_cases.h"
+#include "ops/cuda/vlac_cuda.h"
+
+namespace vlac::test {
+namespace {
+
+void check_cuda(int error, const char* what) {
+  if (error != 0) FAIL(what << ": " << vlac_cuda_error_string(error) << " (cudaError " << error << ")");
+}
+
+// Device memory for one call, freed at scope exit.
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(size_t bytes) {
+    if (bytes) check_cuda(vlac_cuda_malloc(&ptr_, bytes), "cudaMalloc");
+  }
+  DeviceBuffer(const void* src, size_t bytes) : DeviceBuffer(bytes) {
+    if (bytes) check_cuda(vlac_cuda_copy_to_device(ptr_, src, bytes), "copy to device");
+  }
+  template <class T>
+  explicit DeviceBuffer(const std::vector<T>& v) : DeviceBuffer(v.data(), v.size() * sizeof(T)) {}
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (ptr_) vlac_cuda_free(ptr_);
+  }
+  template <class T>
+  T* as() const { return static_cast<T*>(ptr_); }
+  void to_host(void* dst, size_t bytes) const {
+    check_cuda(vlac_cuda_synchronize(), "kernel");
+    check_cuda(vlac_cuda_copy_to_host(dst, ptr_, bytes), "copy to host");
+  }
+
+ private:
+  void* ptr_ = nullptr;
+};
+
+// A CudaInt8Weight uploaded.
+struct DeviceWeight {
+  DeviceBuffer q, scale, outlier_columns, outlier_weights;
+  vlac_cuda_int8_weight view;
+  explicit DeviceWeight(const CudaInt8Weight& w)
+      : q(w.q), scale(w.scale), outlier_columns(w.outlier_columns), outlier_weights(w.outlier_weights), view(w.view()) {
+    view.q = q.as<int8_t>();
+    view.scale = scale.as<float>();
+    view.outlier_columns = outlier_columns.as<int32_t>();
+    view.outlier_weights = outlier_weights.as<float>();
+  }
+};
+
+class GpuBackend final : public CudaInt8Backend {
+ public:
+  void column_max(const float* x, int64_t M, int64_t K, float* out) override {
+    DeviceBuffer dx(x, M * K * 4), dout(K * 4);
+    check_cuda(vlac_cuda_column_max(dx.as<float>(), M, K, dout.as<float>()), "column_max launch");
+    dout.to_host(out, K * 4);
+  }
+  void quantize_rows(const float* x, int64_t M, int64_t K, const std::vector<int32_t>& skip, int8_t* codes,
+                     float* scales) override {
+    DeviceBuffer dx(x, M * K * 4), dskip(skip), dcodes(M * vlac_cuda_codes_ld(K)), dscales(M * 4);
+    check_cuda(vlac_cuda_quantize_rows(dx.as<float>(), M, K, dskip.as<int32_t>(), static_cast<int64_t>(skip.size()),
+                                       dcodes.as<int8_t>(), dscales.as<float>()),
+               "quantize_rows launch");
+    dcodes.to_host(codes, M * vlac_cuda_codes_ld(K));
+    dscales.to_host(scales, M * 4);
+  }
+  void gemm_s32(const int8_t* codes, int64_t M, const CudaInt8Weight& w, int32_t* acc) override {
+    const DeviceWeight dw(w);
+    DeviceBuffer dcodes(codes, M * vlac_cuda_codes_ld(w.K)), dacc(M * w.N * 4);
+    check_cuda(vlac_cuda_gemm_w8a8_s32(dcodes.as<int8_t>(), M, &dw.view, dacc.as<int32_t>()), "gemm_w8a8_s32 launch");
+    dacc.to_host(acc, M * w.N * 4);
+  }
+  void linear_w8a8(const int8_t* codes, const float* scales, const float* x, int64_t M, const CudaInt8Weight& w,
+                   const float* bias, const std::vector<int32_t>& act, float* y) override {
+    const DeviceWeight dw(w);
+    DeviceBuffer dcodes(codes, M * vlac_cuda_codes_ld(w.K)), dscales(scales, M * 4), dx(x, M * w.K * 4),
+        dbias(bias, bias ? w.N * 4 : 0), dact(act), dy(M * w.N * 4);
+    check_cuda(vlac_cuda_linear_w8a8(dcodes.as<int8_t>(), dscales.as<float>(), dx.as<float>(), M, &dw.view,
+                                     dbias.as<float>(), dact.as<int32_t>(), static_cast<int64_t>(act.size()),
+                                     dy.as<float>()),
+               "linear_w8a8 launch");
+    dy.to_host(y, M * w.N * 4);
+  }
+  void linear_w8a16(const float* x, int64_t M, const CudaInt8Weight& w, const float* bias, float* y) override {
+    const DeviceWeight dw(w);
+    DeviceBuffer dx(x, M * w.K * 4), dbias(bias, bias ? w.N * 4 : 0), dy(M * w.N * 4);
+    check_cuda(vlac_cuda_linear_w8a16(dx.as<float>(), M, &dw.view, dbias.as<float>(), dy.as<float>()),
+               "linear_w8a16 launch");
+    dy.to_host(y, M * w.N * 4);
+  }
+  void linear_bf16(const float* x, int64_t M, const uint16_t* w, int64_t N, int64_t K, const float* bias,
+                   float* y) override {
+    DeviceBuffer dx(x, M * K * 4), dw(w, N * vlac_cuda_bf16_ld(K) * 2), dbias(bias, bias ? N * 4 : 0), dy(M * N * 4);
+    check_cuda(vlac_cuda_linear_bf16(dx.as<float>(), M, dw.as<uint16_t>(), N, K, dbias.as<float>(), dy.as<float>()),
+               "linear_bf16 launch");
+    dy.to_host(y, M * N * 4);
+  }
+};
+
+}  // namespace
+
+CudaInt8Backend& cuda_int8_backend() {
+  static GpuBackend backend;
+  return backend;
+}
+
+}  // namespace vlac::test
+
+int main(int argc, char** argv) {
+  constexpr int kSkipped = 77;
+  int count = 0;
+  const int error = vlac_cuda_device_count(&count);
+  if (error != 0 || count == 0) {
+    std::printf("SKIPPED: no CUDA device: %s (cudaGetDeviceCount: cudaError %d, %d devices)\n",
+                error ? vlac_cuda_error_string(error) : "none found", error, count);
+    return kSkipped;
+  }
+  vlac_cuda_device_info info;
+  if (vlac_cuda_device_info_get(0, &info) != 0 || info.cc_major < 8) {
+    std::printf("SKIPPED: device 0 is not compute capability 8.0+ (the int8 mma needs sm_80)\n");
+    return kSkipped;
+  }
+  std::printf("device 0: %s, compute capability %d.%d, %d SMs, %.1f GiB\n", info.name, info.cc_major, info.cc_minor,
+              info.multiprocessors, double(info.total_memory) / (1 << 30));
+  doctest::Context context(argc, argv);
+  return context.run();
+}
