@@ -77,6 +77,8 @@ interface NativeModelHandle {
     timing: { encodeMs: number; prefillMs: number; decodeMs: number };
     cache: CacheCounters;
     timedOut: boolean;
+    /** The scheduler's batching of this call: calls prepared in one batch, most replies in one decode step. */
+    batch: { preparedWith: number; peakDecoding: number };
   }>;
   prefetchPrefix(request: { ids: Int32Array; tiles?: Uint8Array }, token?: object): Promise<{
     stored: boolean; cancelled: boolean; prefilledTokens: number;

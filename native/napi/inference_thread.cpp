@@ -30,6 +30,11 @@ Napi::Promise InferenceThread::enqueue(Napi::Env env, std::function<void()> run,
                                        std::function<Napi::Value(Napi::Env)> settle, Kind kind) {
   auto* job = new Job{this, std::move(run), std::move(settle), Napi::Promise::Deferred::New(env), nullptr};
   job->kind = kind;
+  return enqueue(env, job);
+}
+
+Napi::Promise InferenceThread::enqueue(Napi::Env env, Job* job) {
+  const Kind kind = job->kind;
   Napi::Promise promise = job->deferred.Promise();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -55,26 +60,74 @@ Napi::Promise InferenceThread::enqueue(Napi::Env env, std::function<void()> run,
   return promise;
 }
 
+Napi::Promise InferenceThread::post_generate(Napi::Env env, std::shared_ptr<GenerateCall> call,
+                                             std::function<Napi::Value(Napi::Env, GenerateCall&)> to_js) {
+  // The job's run is a no-op (a shutdown job has none); the scheduler admits it through `call`.
+  auto* job = new Job{this, [] {}, [to_js, call](Napi::Env e) { return to_js(e, *call); },
+                      Napi::Promise::Deferred::New(env), nullptr};
+  job->call = std::move(call);
+  return enqueue(env, job);
+}
+
+void InferenceThread::settle_call(const std::shared_ptr<GenerateCall>& call) {
+  auto it = decoding_.find(call.get());
+  Job* job = it->second;
+  decoding_.erase(it);
+  job->error = call->error;
+  tsfn_.BlockingCall(job, finish);
+}
+
 void InferenceThread::loop() {
+  const CallScheduler::Settled settled = [this](const std::shared_ptr<GenerateCall>& c) { settle_call(c); };
   for (;;) {
     Job* job = nullptr;
+    std::vector<Job*> admitted;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and nothing left
-      job = queue_.front();
-      queue_.pop_front();
-      if (job->kind == Kind::Request) --queued_requests_;
-      if (stopping_ && job->run) job->rejected_disposed = true;  // queued before dispose: never run
-    }
-    if (job->run && !job->rejected_disposed) {
-      try {
-        job->run();
-      } catch (...) {
-        job->error = std::current_exception();
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !scheduler_.idle(); });
+      if (queue_.empty() && scheduler_.idle()) return;  // stopping, and nothing left
+      // The front of the queue: the generate calls the decoder has room for, or one other job.
+      size_t replies = 0;
+      while (!queue_.empty() && queue_.front()->call &&
+             scheduler_.has_room(replies, queue_.front()->call->batch.requests.size())) {
+        admitted.push_back(queue_.front());
+        replies += admitted.back()->call->batch.requests.size();
+        queue_.pop_front();
+      }
+      if (admitted.empty() && !queue_.empty() && !queue_.front()->call) {
+        job = queue_.front();
+        queue_.pop_front();
+      }
+      for (Job* j : admitted) {
+        --queued_requests_;
+        if (stopping_) j->rejected_disposed = true;  // queued before dispose: never run
+      }
+      if (job) {
+        if (job->kind == Kind::Request) --queued_requests_;
+        if (stopping_ && job->run) job->rejected_disposed = true;
       }
     }
-    tsfn_.BlockingCall(job, finish);
+    if (job) {
+      if (job->run && !job->rejected_disposed) {
+        try {
+          job->run();
+        } catch (...) {
+          job->error = std::current_exception();
+        }
+      }
+      tsfn_.BlockingCall(job, finish);
+    }
+    std::vector<std::shared_ptr<GenerateCall>> calls;
+    for (Job* j : admitted) {
+      if (j->rejected_disposed) {
+        tsfn_.BlockingCall(j, finish);
+        continue;
+      }
+      decoding_[j->call.get()] = j;
+      calls.push_back(j->call);
+    }
+    scheduler_.admit(calls, settled);
+    if (!scheduler_.idle()) scheduler_.step(settled);
   }
 }
 

@@ -3,6 +3,11 @@
 // here, and its result is turned into JS values back on the JS thread through a thread-safe
 // function. The queue is bounded (maxQueue: ERR_VLAC_BUSY), and shutdown() rejects what is still
 // queued with ERR_VLAC_DISPOSED.
+//
+// Jobs run one at a time in the order they were posted, except generate calls (post_generate):
+// those at the front of the queue, as many as the decoder has room for, are prepared in one batch
+// and then decode together, one step per turn of the loop, while later calls join and other jobs
+// run between the steps (runtime/call_scheduler.h).
 #pragma once
 
 #include <napi.h>
@@ -14,8 +19,13 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+
+#include "runtime/call_scheduler.h"
 
 namespace vlac::napi {
+
+using vlac::GenerateCall;
 
 class InferenceThread {
  public:
@@ -38,6 +48,11 @@ class InferenceThread {
         [to_js, result](Napi::Env e) { return to_js(e, **result); }, kind);
   }
 
+  // A generateBatch call, served by the scheduler; `to_js` converts it once settled (call->error
+  // rejects). Bounded by maxQueue like a Request while it waits.
+  Napi::Promise post_generate(Napi::Env env, std::shared_ptr<GenerateCall> call,
+                              std::function<Napi::Value(Napi::Env, GenerateCall&)> to_js);
+
   // Stops taking jobs, rejects the queued ones, and resolves the returned promise once the job in
   // flight (if any) has finished and the thread has exited; then `after` runs on the JS thread.
   Napi::Promise shutdown(Napi::Env env, std::function<void()> after);
@@ -53,10 +68,13 @@ class InferenceThread {
     std::exception_ptr error;
     bool rejected_disposed = false;
     Kind kind = Kind::Request;
+    std::shared_ptr<GenerateCall> call = nullptr;  // a generate call: admitted by the scheduler instead of run
   };
   Napi::Promise enqueue(Napi::Env env, std::function<void()> run, std::function<Napi::Value(Napi::Env)> settle,
                         Kind kind);
+  Napi::Promise enqueue(Napi::Env env, Job* job);
   void loop();
+  void settle_call(const std::shared_ptr<GenerateCall>& call);  // inference thread
   static void finish(Napi::Env env, Napi::Function, Job* job);
   void settled(Napi::Env env);  // one job fewer pending: unref the thread-safe function when idle
 
@@ -70,6 +88,8 @@ class InferenceThread {
   size_t pending_ = 0;  // jobs posted and not yet settled (JS thread only)
   bool stopping_ = false;
   bool refed_ = false;
+  CallScheduler scheduler_;                            // inference thread only
+  std::unordered_map<GenerateCall*, Job*> decoding_;  // admitted calls' jobs (inference thread only)
 };
 
 }  // namespace vlac::napi

@@ -1,7 +1,8 @@
 // NativeModel and NativeSequence: the loaded model and its sequences, as JS objects. Every call that
 // computes is a job on the model's inference thread (inference_thread.h) and returns a Promise.
 // Jobs of one model run one at a time in the order they were posted, so a sequence's calls are
-// ordered without locks (fork and dispose are jobs too).
+// ordered without locks (fork and dispose are jobs too); generateBatch calls are batched by the
+// thread's scheduler (inference_thread.h).
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -440,10 +441,13 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   // generateBatch([{ ids: Int32Array, tiles?: Uint8Array, nTiles }], options, cancelToken?)
-  //   -> Promise<{ replies: [...], timing: { encodeMs, prefillMs, decodeMs }, cache: counters }>
+  //   -> Promise<{ replies: [...], timing: { encodeMs, prefillMs, decodeMs }, cache: counters,
+  //                batch: { preparedWith, peakDecoding } }>
   // One batched call of the task layer through the model's frame and prefix caches
   // (runtime/cached_batch.h): the tiles missing from the cache go through the ViT in one pass, every
-  // prompt's uncached part is prefilled in one batched forward, then each reply is decoded.
+  // prompt's uncached part is prefilled in one batched forward, then the replies are decoded
+  // together. Calls of several callers waiting at once are prepared in one batch and decode
+  // together with the calls already decoding (runtime/call_scheduler.h).
   Napi::Value generate_batch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Model& m = model(env);
@@ -489,29 +493,24 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     auto timed_out = std::make_shared<std::atomic<bool>>(false);
     const double timeout = o.Get("timeoutMs").IsNumber() ? o.Get("timeoutMs").As<Napi::Number>().DoubleValue() : 0;
     opts->should_abort = abort_rule(state_, cancel_state(info[2]), timeout, timed_out);
-    struct Out {
-      std::vector<GenerateResult> results;
-      BatchStats stats;
-    };
     auto st = state_;
-    return thread_->post<Out>(
-        env,
-        [st, requests, opts, timed_out]() -> Out {
-          if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
-          std::vector<BatchRequest> batch;
-          for (const auto& r : *requests)
-            batch.push_back({r.ids.data(), static_cast<int64_t>(r.ids.size()), r.tiles.data(), r.n_tiles});
-          Out out;
-          out.results = vlac::generate_batch(*st->model, batch, *opts, st->caches.get(), &out.stats, [&] {
-            if (!opts->should_abort()) return;
-            // the abort rule fires for disposal and deadline too; the error names which
-            if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
-            if (*timed_out) fail(ErrorCode::Timeout, "the call passed its timeoutMs during the image encoding");
-            fail(ErrorCode::Aborted, "the call was aborted");
-          });
-          return out;
-        },
-        [st, timed_out](Napi::Env e, Out& out) -> Napi::Value {
+    auto call = std::make_shared<GenerateCall>();
+    call->model = st->model;
+    call->caches = st->caches.get();
+    for (const auto& r : *requests)
+      call->batch.requests.push_back({r.ids.data(), static_cast<int64_t>(r.ids.size()), r.tiles.data(), r.n_tiles});
+    call->batch.after_encode = [st, opts, timed_out] {
+      if (!opts->should_abort()) return;
+      // the abort rule fires for disposal and deadline too; the error names which
+      if (st->disposed) fail(ErrorCode::Disposed, "the model was disposed");
+      if (*timed_out) fail(ErrorCode::Timeout, "the call passed its timeoutMs during the image encoding");
+      fail(ErrorCode::Aborted, "the call was aborted");
+    };
+    call->options = *opts;
+    return thread_->post_generate(
+        env, call,
+        // `requests` holds the buffers the call points into until it is settled
+        [st, timed_out, requests](Napi::Env e, GenerateCall& out) -> Napi::Value {
           if (st->disposed) throw make_error(e, "ERR_VLAC_DISPOSED", "the model was disposed");
           Napi::Object js = Napi::Object::New(e);
           Napi::Array replies = Napi::Array::New(e, out.results.size());
@@ -525,6 +524,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
           js.Set("timing", timing);
           js.Set("cache", counters_to_js(e, out.stats.counts));
           js.Set("timedOut", Napi::Boolean::New(e, *timed_out));
+          Napi::Object batch = Napi::Object::New(e);
+          batch.Set("preparedWith", static_cast<double>(out.prepared_with));
+          batch.Set("peakDecoding", static_cast<double>(out.peak_decoding));
+          js.Set("batch", batch);
           return js;
         });
   }

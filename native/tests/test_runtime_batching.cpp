@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "runtime/cached_batch.h"
+#include "runtime/call_scheduler.h"
 #include "runtime/decode_group.h"
 #include "runtime/model.h"
 #include "runtime/sequence.h"
@@ -183,4 +184,87 @@ TEST_CASE("calls prepared in one batch get the sequences and counters each gets 
   } catch (const vlac::Error& e) {
     CHECK(e.code() == ErrorCode::Aborted);
   }
+}
+
+TEST_CASE("the call scheduler serves calls arriving while others decode with the replies each gets alone") {
+  auto model = tiny_model();
+  const std::vector<int32_t> pair = case_ids("two-image"), one = case_ids("one-image"), text = case_ids("text");
+  const std::vector<uint8_t> pair_tiles = case_tiles("two-image"), one_tiles = case_tiles("one-image");
+  const BatchRequest p{pair.data(), static_cast<int64_t>(pair.size()), pair_tiles.data(), 2};
+  const BatchRequest o{one.data(), static_cast<int64_t>(one.size()), one_tiles.data(), 1};
+  const BatchRequest t{text.data(), static_cast<int64_t>(text.size()), nullptr, 0};
+  struct Plan {
+    std::vector<BatchRequest> requests;
+    GenerateOptions options;
+    int arrives_at;  // the scheduler's step before which it is admitted
+  };
+  GenerateOptions cancelled = greedy(9);
+  int step = 0;
+  cancelled.should_abort = [&step] { return step >= 4; };
+  GenerateOptions too_long = greedy(model->max_context());
+  const std::vector<Plan> plans = {
+      {{p, o}, greedy(6), 0}, {{t}, sampled(5, 7), 0}, {{o, t, p}, greedy(3), 2},
+      {{p}, cancelled, 2},    {{t}, too_long, 3},      {{o}, greedy(8), 5},
+  };
+  std::vector<std::vector<GenerateResult>> alone;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (i == 3 || i == 4) {  // the cancelled and the refused call have no lone run to match
+      alone.emplace_back();
+      continue;
+    }
+    ModelCaches caches;
+    alone.push_back(generate_batch(*model, plans[i].requests, plans[i].options, &caches));
+  }
+
+  ModelCaches caches;
+  CallScheduler scheduler(8);
+  std::vector<std::shared_ptr<GenerateCall>> calls;
+  std::vector<int> settled_at(plans.size(), -1);
+  auto settled = [&](const std::shared_ptr<GenerateCall>& c) {
+    for (size_t i = 0; i < calls.size(); ++i)
+      if (calls[i] == c) settled_at[i] = step;
+  };
+  size_t most = 0;
+  for (; step < 40 && (step <= 5 || !scheduler.idle()); ++step) {
+    std::vector<std::shared_ptr<GenerateCall>> arriving;
+    for (size_t i = 0; i < plans.size(); ++i)
+      if (plans[i].arrives_at == step) {
+        auto c = std::make_shared<GenerateCall>();
+        c->model = model;
+        c->caches = &caches;
+        c->batch.requests = plans[i].requests;
+        c->options = plans[i].options;
+        calls.push_back(c);
+        arriving.push_back(c);
+      }
+    scheduler.admit(arriving, settled);
+    most = std::max(most, scheduler.decoding());
+    if (!scheduler.idle()) scheduler.step(settled);
+  }
+  CHECK(most > 4);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(settled_at[i] >= 0);
+    if (i == 3) {
+      CHECK_FALSE(calls[i]->error);
+      CHECK(calls[i]->results[0].finish_reason == FinishReason::Aborted);
+      continue;
+    }
+    if (i == 4) {
+      CHECK(calls[i]->error);
+      continue;
+    }
+    REQUIRE_FALSE(calls[i]->error);
+    REQUIRE(calls[i]->results.size() == alone[i].size());
+    for (size_t r = 0; r < alone[i].size(); ++r) check_identical(calls[i]->results[r], alone[i][r]);
+  }
+  CHECK(settled_at[4] == 3);  // refused at admission, not after the others
+  CHECK(settled_at[1] < settled_at[0]);  // 5 tokens end before 6
+}
+
+TEST_CASE("the call scheduler admits a call larger than its room alone, and waits for room otherwise") {
+  CallScheduler scheduler(2);
+  CHECK(scheduler.has_room(0, 5));  // nothing decodes: any call
+  CHECK_FALSE(scheduler.has_room(1, 2));
+  CHECK(scheduler.has_room(1, 1));
 }

@@ -8,7 +8,7 @@
 
 namespace vlac {
 
-void DecodeGroup::add(Sequence& sequence, const GenerateOptions& o, Done done) {
+void DecodeGroup::check(const Sequence& sequence, const GenerateOptions& o) {
   if (o.max_tokens < 0) fail(ErrorCode::BadArgument, "maxTokens must not be negative");
   if (!(o.temperature >= 0.0)) fail(ErrorCode::BadArgument, "temperature must be >= 0");
   if (o.top_k < 0) fail(ErrorCode::BadArgument, "topK must be >= 0");
@@ -23,6 +23,11 @@ void DecodeGroup::add(Sequence& sequence, const GenerateOptions& o, Done done) {
     fail(ErrorCode::ContextFull, "generate: " + std::to_string(sequence.length()) + " tokens in the sequence + maxTokens " +
                                      std::to_string(o.max_tokens) + " exceed maxContext " +
                                      std::to_string(model.max_context()));
+}
+
+void DecodeGroup::add(Sequence& sequence, const GenerateOptions& o, Done done) {
+  check(sequence, o);
+  const Model& model = sequence.model();
   for (const auto& m : members_)
     if (m->sequence == &sequence) fail(ErrorCode::BadArgument, "the sequence is already decoding");
   const uint64_t seed = o.seed ? *o.seed : (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();

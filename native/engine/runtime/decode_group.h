@@ -26,6 +26,8 @@ class DecodeGroup {
   // reply once it ends (stop id, max_tokens, or should_abort), from the step() that ends it.
   // Errors, raised before it joins: those of Sequence::generate's checks (BadArgument, ContextFull).
   void add(Sequence& sequence, const GenerateOptions& options, Done done);
+  // add's checks of a sequence and its options alone (not whether it already decodes here).
+  static void check(const Sequence& sequence, const GenerateOptions& options);
 
   // One token for every member (members that end are removed after their `done` runs). An error
   // of the batched forward leaves every member as it was before the step and is rethrown; the
