@@ -17,6 +17,8 @@
 #include "image/preprocess.h"
 #include "ops/ops.h"
 #include "runtime/cached_batch.h"
+#include "runtime/call_scheduler.h"
+#include "runtime/decode_group.h"
 #include "runtime/model.h"
 #include "runtime/prefetch.h"
 #include "runtime/sequence.h"
@@ -176,9 +178,11 @@ struct Scenario {
   std::shared_ptr<std::vector<int32_t>> ids;
   std::shared_ptr<std::vector<uint8_t>> tiles;
   std::function<Sample(std::vector<float>* logits)> run;
-  // stream, stream-ref:N: the figures of each path (paced, back to back, uncached), graded at the
-  // run's peaks (compute GFLOP/s, memory GB/s); reported as the scenario's "stream".
-  std::function<json(double gflops, double gbs)> stream_figures;
+  // The figures of each path the scenario times, graded at the run's peaks (compute GFLOP/s, memory
+  // GB/s), reported under figures_key: "stream" (stream, stream-ref:N: paced, back to back,
+  // uncached), "concurrent" (concurrent:N: together, one at a time).
+  std::string figures_key;
+  std::function<json(double gflops, double gbs)> path_figures;
 };
 
 GenerateOptions no_stop_greedy(int64_t tokens) {
@@ -315,7 +319,9 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
       }
       s.prefill_ms = ms_since(t1);
       auto t2 = Clock::now();
-      for (auto& seq : seqs) seq->generate(no_stop_greedy(reply));
+      DecodeGroup group;  // the replies decode together, as generate_batch's do
+      for (auto& seq : seqs) group.add(*seq, no_stop_greedy(reply), [](GenerateResult&&) {});
+      while (!group.empty()) group.step();
       s.decode_ms = ms_since(t2);
       s.total_ms = ms_since(t0);
       return s;
@@ -482,7 +488,8 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     };
     // The figures of each path over the timed pushes (the warmup's are dropped: the first ones).
     const int warmup = std::max(0, o.warmup);
-    sc.stream_figures = [state, warmup, uncached, paced, back_to_back, background, tick_ms, no_cache](double gflops, double gbs) {
+    sc.figures_key = "stream";
+    sc.path_figures = [state, warmup, uncached, paced, back_to_back, background, tick_ms, no_cache](double gflops, double gbs) {
       auto floor_of = [&](const Work& w) { return std::max(w.flop / (gflops * 1e9), w.bytes / (gbs * 1e9)) * 1e3; };
       auto timed = [&](const std::vector<double>& all) {
         return std::vector<double>(all.begin() + std::min<size_t>(all.size(), static_cast<size_t>(warmup)), all.end());
@@ -511,9 +518,87 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
       out["speedup"] = {{"paced", speedup("paced", paced)}, {"back_to_back", speedup("back_to_back", back_to_back)}};
       return out;
     };
+  } else if (name == "concurrent") {
+    // N callers' pair calls (no reference, frames of their own, caches off) posted at once: served
+    // by the inference thread's scheduler, prepared in one batch and decoded together (`together`,
+    // the headline), and the same calls one after another (`one_at_a_time`, the baseline).
+    const int64_t callers = has_arg ? arg : 8, images = 2, tokens = pair_prompt_tokens(0, it);
+    const int64_t reply = std::max(1, o.reply_tokens);
+    if (tokens + reply > m.max_context()) fail(ErrorCode::ContextFull, "scenario '" + spec + "' needs maxContext >= " + std::to_string(tokens + reply));
+    auto ids = std::make_shared<std::vector<int32_t>>(synthetic_prompt(m, tokens, images));
+    auto tiles = std::make_shared<std::vector<uint8_t>>();
+    for (int64_t k = 0; k < callers; ++k) {
+      const std::vector<uint8_t> t = synthetic_tiles(images, S, 5000 + static_cast<uint32_t>(k));
+      tiles->insert(tiles->end(), t.begin(), t.end());
+    }
+    Work w = vit_work(c, images * callers);
+    w += prefill_work(c.llm, static_cast<double>(tokens) * callers, 0, llm_bytes_per_weight(m));
+    Work alone_work = vit_work(c, images);
+    alone_work += prefill_work(c.llm, static_cast<double>(tokens), 0, llm_bytes_per_weight(m));
+    for (int64_t k = 1; k < reply; ++k) {
+      const Work d = decode_work(c.llm, static_cast<double>(tokens + k), llm_bytes_per_weight(m));
+      Work together = d;
+      together.flop *= callers;  // the weights are read once a step for every caller
+      w += together;
+      alone_work += d;
+    }
+    Work alone = alone_work;
+    alone.flop *= callers;
+    alone.bytes *= callers;
+    sc.work = w;
+    sc.ids = ids;
+    sc.tiles = tiles;
+    auto alone_ms = std::make_shared<std::vector<double>>();
+    auto together_ms = std::make_shared<std::vector<double>>();
+    const int64_t tile_bytes = images * 3 * S * S;
+    auto call_of = [&m, ids, tiles, images, tile_bytes, reply](int64_t k) {
+      auto call = std::make_shared<GenerateCall>();
+      call->model = m.shared_from_this();
+      call->batch.requests = {{ids->data(), static_cast<int64_t>(ids->size()), tiles->data() + k * tile_bytes, images}};
+      call->options = no_stop_greedy(reply);
+      return call;
+    };
+    sc.run = [&m, callers, call_of, alone_ms, together_ms](std::vector<float>*) {
+      Sample s;
+      std::vector<std::shared_ptr<GenerateCall>> calls;
+      for (int64_t k = 0; k < callers; ++k) calls.push_back(call_of(k));
+      CallScheduler scheduler(static_cast<size_t>(callers));
+      const CallScheduler::Settled settled = [](const std::shared_ptr<GenerateCall>& call) {
+        if (call->error) std::rethrow_exception(call->error);
+      };
+      auto t0 = Clock::now();
+      scheduler.admit(calls, settled);
+      while (!scheduler.idle()) scheduler.step(settled);
+      s.total_ms = ms_since(t0);
+      together_ms->push_back(s.total_ms);
+      s.encode_ms = calls[0]->stats.encode_ms;
+      s.prefill_ms = calls[0]->stats.prefill_ms;
+      for (const auto& call : calls) s.decode_ms = std::max(s.decode_ms, call->stats.decode_ms);
+      t0 = Clock::now();
+      for (int64_t k = 0; k < callers; ++k) {
+        const auto call = call_of(k);
+        generate_batch(m, call->batch.requests, call->options, nullptr);
+      }
+      alone_ms->push_back(ms_since(t0));
+      return s;
+    };
+    const int warmup = std::max(0, o.warmup);
+    sc.figures_key = "concurrent";
+    sc.path_figures = [callers, alone_ms, together_ms, warmup, w, alone](double gflops, double gbs) {
+      auto figures = [&](const std::vector<double>& all, const Work& work) {
+        const std::vector<double> v(all.begin() + std::min<size_t>(all.size(), static_cast<size_t>(warmup)), all.end());
+        const double p50 = percentile(v, 0.5);
+        const double floor_ms = std::max(work.flop / (gflops * 1e9), work.bytes / (gbs * 1e9)) * 1e3;
+        return json{{"p50_ms", p50}, {"samples_ms", v}, {"floor_ms", floor_ms}, {"ratio_to_floor", p50 / floor_ms},
+                    {"calls_per_s", static_cast<double>(callers) * 1000.0 / p50}};
+      };
+      json out = {{"callers", callers}, {"together", figures(*together_ms, w)}, {"one_at_a_time", figures(*alone_ms, alone)}};
+      out["speedup"] = out["one_at_a_time"]["p50_ms"].get<double>() / out["together"]["p50_ms"].get<double>();
+      return out;
+    };
   } else {
     fail(ErrorCode::BadArgument, "unknown scenario '" + spec +
-                                     "' (vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B, stream, stream-ref:N)");
+                                     "' (vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, done, trajectory:B, stream, stream-ref:N, concurrent:N)");
   }
   return sc;
 }
@@ -620,6 +705,7 @@ std::pair<double, const char*> throughput_of(const std::string& spec) {
   if (name == "prefill") return {arg > 0 ? arg : 700, "tokens/s"};
   if (name == "decode") return {1, "tokens/s"};
   if (name == "trajectory") return {arg > 0 ? arg : 10, "pairs/s"};
+  if (name == "concurrent") return {arg > 0 ? arg : 8, "calls/s"};
   if (name == "stream" || name == "stream-ref") return {1, "pushes/s"};
   if (name == "done") return {1, "calls/s"};
   return {1, "pairs/s"};  // pair, pair-ref:N
@@ -694,7 +780,7 @@ json scenario_figures(const Scenario& sc, const Record& rec, const Peaks& peaks,
             {"ratio_to_floor", p50 / floor_ms},
             {"peak_fraction", sc.work.flop / (p50 * 1e6) / peaks.compute_gflops},
             {"bandwidth_fraction", sc.work.bytes / (p50 * 1e6) / peaks.memory_gbs}};
-  if (sc.stream_figures) r["stream"] = sc.stream_figures(peaks.compute_gflops, peaks.memory_gbs);
+  if (sc.path_figures) r[sc.figures_key] = sc.path_figures(peaks.compute_gflops, peaks.memory_gbs);
   if (!o.logits_dir.empty()) {
     std::string safe = file_prefix + sc.name;
     std::replace(safe.begin(), safe.end(), ':', '-');

@@ -167,7 +167,7 @@ void InternLm2::head(const float* h, int64_t rows, float* logits) const {
   WorkspaceScope ws;
   float* normed = ws.take<float>(static_cast<size_t>(rows * config_.hidden_size));
   final_norm(h, rows, normed);
-  output_.apply(normed, rows, nullptr, logits);
+  output_.apply_rows(normed, rows, nullptr, logits);
 }
 
 }  // namespace vlac

@@ -44,7 +44,9 @@ class InternLm2 {
   void forward(float* h, const std::vector<LlmSegment>& segments, const LayerObserver* observer = nullptr) const;
 
   void final_norm(const float* h, int64_t rows, float* out) const;
-  // logits [rows, vocab] of un-normed last-layer rows h: final norm, then the output head.
+  // logits [rows, vocab] of un-normed last-layer rows h: final norm, then the output head, each row
+  // computed as a lone row's (LinearWeight::apply_rows): a sequence's logits do not depend on how
+  // many others share the call.
   void head(const float* h, int64_t rows, float* logits) const;
   bool lm_head_is_int8() const { return output_.is_int8(); }
   uint64_t linear_weight_bytes() const;  // layers + LM head as held (model/linear_weight.h)

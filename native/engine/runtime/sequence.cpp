@@ -112,12 +112,15 @@ void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObser
 
   llm.forward(h, segments, observer);
 
-  // Logits only where a sequence ends: the next token is chosen from them. One head GEMV per
-  // sequence, not one GEMM over the batch: the GEMV and GEMM kernels sum in different orders, and a
-  // sequence's logits must not depend on how many others share its batch (batch invariance:
-  // batchSize changes no reply, bit for bit).
-  float* logits = ws.take<float>(static_cast<size_t>(last_row.size() * vocab));
-  for (size_t i = 0; i < last_row.size(); ++i) llm.head(h + last_row[i] * D, 1, logits + i * vocab);
+  // Logits only where a sequence ends: the next token is chosen from them. The head runs row by
+  // row (InternLm2::head), so a sequence's logits do not depend on how many others share its batch
+  // (batch invariance: batchSize changes no reply, bit for bit), and its weights are read once for
+  // every LinearWeight::kDecodeRows sequences.
+  const int64_t n_last = static_cast<int64_t>(last_row.size());
+  float* last = ws.take<float>(static_cast<size_t>(n_last * D));
+  for (int64_t i = 0; i < n_last; ++i) std::copy(h + last_row[i] * D, h + (last_row[i] + 1) * D, last + i * D);
+  float* logits = ws.take<float>(static_cast<size_t>(n_last * vocab));
+  llm.head(last, n_last, logits);
 
   size_t fi = 0;
   for (const PrefillRequest& q : requests) {
