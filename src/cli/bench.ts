@@ -23,7 +23,7 @@ export const spec: CommandSpec = {
   flags: {
     ...MODEL_FLAGS,
     random: { type: 'boolean', help: 'a random-weight checkpoint of the real VLAC-2B shape (made once into a cache folder)' },
-    scenario: { type: 'string', multiple: true, arg: 'S', help: 'vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, stream, stream-ref:N, done, trajectory:B (default pair)' },
+    scenario: { type: 'string', multiple: true, arg: 'S', help: 'vit-tile, prefill:N, decode[:CTX], pair, pair-ref:N, stream, stream-ref:N, done, trajectory:B, concurrent:N (default pair)' },
     compare: { type: 'string', arg: 'A B', help: 'two configurations device,weights[,threads] run interleaved, with their ratio B/A per scenario' },
     'reply-tokens': { type: 'string', arg: 'N', help: 'reply length of pair/done scenarios (default 3: random weights never stop)' },
     warmup: { type: 'string', arg: 'N', help: 'untimed runs per scenario and configuration (default 1)' },
@@ -77,6 +77,7 @@ function framesPerCall(scenario: string): number {
   if (name === 'pair-ref') return 2 + (n ?? 6) + 1;
   if (name === 'done') return 1;
   if (name === 'trajectory') return 2 * (n ?? 10);
+  if (name === 'concurrent') return 2 * (n ?? 8);
   if (name === 'stream' || name === 'stream-ref') return 1;
   return 0;
 }
@@ -85,6 +86,7 @@ function framesPerCall(scenario: string): number {
 function repliesPerCall(scenario: string): number {
   const [name, arg] = scenario.split(':');
   if (name === 'trajectory') return arg === undefined ? 10 : Number(arg);
+  if (name === 'concurrent') return arg === undefined ? 8 : Number(arg);
   return ['pair', 'pair-ref', 'done', 'stream', 'stream-ref'].includes(name) ? 1 : 0;
 }
 
