@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "ops/cuda/int8_warp.h"
@@ -89,6 +90,21 @@ void launch(Grid2 grid, Unit unit) {
       for (int warp = 0; warp < kBlockWarps; ++warp) unit(bx, by, warp);
 }
 
+// The GEMV's launch as int8.cu makes it: the kernel instance for gemv_max_m(M).
+template <class Rows>
+void launch_gemv(const GemvArgs& a) {
+  const auto run = [&](auto max_m) {
+    launch(gemv_grid(a.M, a.N), [&](int64_t bx, int64_t by, int warp) {
+      gemv_warp<HostWarp, Rows, decltype(max_m)::value>(a, bx, by, warp);
+    });
+  };
+  switch (gemv_max_m(a.M)) {
+    case 1: run(std::integral_constant<int, 1>{}); break;
+    case 4: run(std::integral_constant<int, 4>{}); break;
+    default: run(std::integral_constant<int, kGemvMaxM>{}); break;
+  }
+}
+
 class EmulatedBackend final : public CudaInt8Backend {
  public:
   void column_max(const float* x, int64_t M, int64_t K, float* out) override {
@@ -117,12 +133,12 @@ class EmulatedBackend final : public CudaInt8Backend {
   void linear_w8a16(const float* x, int64_t M, const CudaInt8Weight& w, const float* bias, float* y) override {
     const vlac_cuda_int8_weight v = w.view();
     const GemvArgs a{x, M, w.K, w.N, v.q, v.scale, v.outlier_columns, v.outlier_weights, v.n_outliers, bias, y};
-    launch(gemv_grid(M, w.N), [&](int64_t bx, int64_t by, int warp) { gemv_warp<HostWarp, Int8Rows>(a, bx, by, warp); });
+    launch_gemv<Int8Rows>(a);
   }
   void linear_bf16(const float* x, int64_t M, const uint16_t* w, int64_t N, int64_t K, const float* bias,
                    float* y) override {
     const GemvArgs a{x, M, K, N, w, nullptr, nullptr, nullptr, 0, bias, y};
-    launch(gemv_grid(M, N), [&](int64_t bx, int64_t by, int warp) { gemv_warp<HostWarp, Bf16Rows>(a, bx, by, warp); });
+    launch_gemv<Bf16Rows>(a);
   }
 };
 

@@ -17,13 +17,13 @@ __global__ void quantize_rows_kernel(QuantizeArgs a) {
   quantize_rows_warp<DeviceWarp>(a, blockIdx.x, threadIdx.x / kWarpSize);
 }
 
-__global__ void __launch_bounds__(kBlockThreads) w8a8_kernel(W8A8Args a) {
+__global__ void w8a8_kernel(W8A8Args a) {
   w8a8_warp<DeviceWarp>(a, blockIdx.x, blockIdx.y, threadIdx.x / kWarpSize);
 }
 
-template <class Rows>
-__global__ void __launch_bounds__(kBlockThreads) gemv_kernel(GemvArgs a) {
-  gemv_warp<DeviceWarp, Rows>(a, blockIdx.x, blockIdx.y, threadIdx.x / kWarpSize);
+template <class Rows, int MaxM>
+__global__ void gemv_kernel(GemvArgs a) {
+  gemv_warp<DeviceWarp, Rows, MaxM>(a, blockIdx.x, blockIdx.y, threadIdx.x / kWarpSize);
 }
 
 bool bad_shape(int64_t M, const vlac_cuda_int8_weight* w) { return M <= 0 || !w || w->N <= 0 || w->K <= 0; }
@@ -39,7 +39,12 @@ template <class Rows>
 int launch_gemv(const GemvArgs& a) {
   const Grid2 g = gemv_grid(a.M, a.N);
   if (g.y > 65535) return cudaErrorInvalidValue;
-  gemv_kernel<Rows><<<dim3(static_cast<unsigned>(g.x), static_cast<unsigned>(g.y)), kBlockThreads>>>(a);
+  const dim3 grid(static_cast<unsigned>(g.x), static_cast<unsigned>(g.y));
+  switch (gemv_max_m(a.M)) {
+    case 1: gemv_kernel<Rows, 1><<<grid, kBlockThreads>>>(a); break;
+    case 4: gemv_kernel<Rows, 4><<<grid, kBlockThreads>>>(a); break;
+    default: gemv_kernel<Rows, kGemvMaxM><<<grid, kBlockThreads>>>(a); break;
+  }
   return cudaGetLastError();
 }
 

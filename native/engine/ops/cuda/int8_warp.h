@@ -225,12 +225,15 @@ VLAC_HD void w8a8_warp(const W8A8Args& a, int64_t block_x, int64_t block_y, int 
 }
 
 // ---- GEMV / small-M GEMM (decode): W8A16 and its bf16 baseline ---------------------------------------
-// One warp computes kGemvRows outputs n for up to kGemvMaxM rows m. Each lane streams 16-byte chunks
+// One warp computes kGemvRows outputs n for up to MaxM rows m. Each lane streams 16-byte chunks
 // of those weight rows (16 int8 codes or 8 bf16), widens them in registers and accumulates fp32
 // FMAs with x; the 32 lane partial sums are then added by a butterfly of shuffles. The row scale is
 // applied once per output and the outlier columns added after, as in ops/int8.h.
 constexpr int kGemvRows = 4;
+// MaxM is 1, 4 or 16 (gemv_max_m): the accumulators are MaxM x kGemvRows registers per lane, so
+// decode (M = 1) keeps 4 of them and the SM holds more warps to stream the weights with.
 constexpr int kGemvMaxM = 16;
+constexpr int gemv_max_m(int64_t M) { return M <= 1 ? 1 : M <= 4 ? 4 : kGemvMaxM; }
 constexpr int64_t kGemvBlockRows = kGemvRows * kBlockWarps;  // 16 outputs per block
 
 struct GemvArgs {
@@ -245,13 +248,33 @@ struct GemvArgs {
   float* y;
 };
 
-inline Grid2 gemv_grid(int64_t M, int64_t N) { return {ceil_div(N, kGemvBlockRows), ceil_div(M, kGemvMaxM)}; }
+// x[k0 .. k0 + E) of one row, zeros past K: 16-byte loads where the row allows them (K a multiple of
+// 4 keeps every row 16-byte aligned; cudaMalloc's base is 256-byte aligned).
+template <int E>
+VLAC_HD void load_x(const float* xr, int64_t k0, int64_t K, float (&v)[E]) {
+  if (K % 4 == 0 && k0 + E <= K) {
+    VLAC_UNROLL for (int e = 0; e < E; e += 4) {
+      const Chunk16 c = load_chunk16(xr + k0 + e);
+      memcpy(v + e, c.word, 16);
+    }
+    return;
+  }
+  VLAC_UNROLL for (int e = 0; e < E; ++e) v[e] = k0 + e < K ? xr[k0 + e] : 0.0f;
+}
+
+inline Grid2 gemv_grid(int64_t M, int64_t N) { return {ceil_div(N, kGemvBlockRows), ceil_div(M, gemv_max_m(M))}; }
 
 struct Int8Rows {
   static constexpr int kPerChunk = 16;
   VLAC_HD static int64_t ld(int64_t K) { return codes_ld(K); }
+  // Widened without an int-to-float conversion (a quarter-rate instruction, as many as the FMAs
+  // here): the float with bits 0x4B000000 | u is 2^23 + u exactly, and u = code + 128 (the byte
+  // with its sign bit flipped), so subtracting 2^23 + 128 leaves the code, exactly.
   VLAC_HD static float at(const Chunk16& c, int e) {
-    return static_cast<float>(static_cast<int8_t>(c.word[e / 4] >> (8 * (e % 4))));
+    const uint32_t bits = 0x4B000000u | (((c.word[e / 4] >> (8 * (e % 4))) & 0xffu) ^ 0x80u);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f - 8388736.0f;
   }
   // the reference's w8a16: v = acc · s_n, then + b_n
   VLAC_HD static float finish(const GemvArgs& a, int64_t n, float acc) {
@@ -272,17 +295,17 @@ struct Bf16Rows {
   VLAC_HD static float finish(const GemvArgs& a, int64_t n, float acc) { return a.bias ? acc + a.bias[n] : acc; }
 };
 
-template <class W, class Rows>
+template <class W, class Rows, int MaxM>
 VLAC_HD void gemv_warp(const GemvArgs& a, int64_t block_x, int64_t block_y, int warp) {
   using F32 = typename W::template Reg<float>;
   const int64_t n0 = (block_x * kBlockWarps + warp) * kGemvRows;
-  const int64_t m0 = block_y * kGemvMaxM;
+  const int64_t m0 = block_y * MaxM;
   if (n0 >= a.N) return;
-  const int rows_m = static_cast<int>(a.M - m0 < kGemvMaxM ? a.M - m0 : kGemvMaxM);
+  const int rows_m = static_cast<int>(a.M - m0 < MaxM ? a.M - m0 : MaxM);
   const int64_t ld = Rows::ld(a.K);
   const uint8_t* w = static_cast<const uint8_t*>(a.w);
   constexpr int64_t row_bytes_per_elem = 16 / Rows::kPerChunk;
-  F32 acc[kGemvMaxM][kGemvRows];
+  F32 acc[MaxM][kGemvRows];
   W::each_lane([&](int lane) {
     VLAC_UNROLL for (auto& am : acc)
       VLAC_UNROLL for (auto& r : am) W::at(r, lane) = 0.0f;
@@ -290,17 +313,17 @@ VLAC_HD void gemv_warp(const GemvArgs& a, int64_t block_x, int64_t block_y, int 
       Chunk16 c[kGemvRows];
       VLAC_UNROLL for (int r = 0; r < kGemvRows; ++r)  // rows past N read as zeros (their outputs are not stored)
         c[r] = n0 + r < a.N ? load_chunk16(w + ((n0 + r) * ld + k0) * row_bytes_per_elem) : Chunk16{{0, 0, 0, 0}};
-      VLAC_UNROLL for (int m = 0; m < kGemvMaxM; ++m) {
+      VLAC_UNROLL for (int m = 0; m < MaxM; ++m) {
         if (m >= rows_m) break;
-        const float* xr = a.x + (m0 + m) * a.K;
+        float xv[Rows::kPerChunk];
+        load_x(a.x + (m0 + m) * a.K, k0, a.K, xv);
         VLAC_UNROLL for (int e = 0; e < Rows::kPerChunk; ++e) {
-          const float xv = k0 + e < a.K ? xr[k0 + e] : 0.0f;
-          VLAC_UNROLL for (int r = 0; r < kGemvRows; ++r) W::at(acc[m][r], lane) = fmaf(xv, Rows::at(c[r], e), W::at(acc[m][r], lane));
+          VLAC_UNROLL for (int r = 0; r < kGemvRows; ++r) W::at(acc[m][r], lane) = fmaf(xv[e], Rows::at(c[r], e), W::at(acc[m][r], lane));
         }
       }
     }
   });
-  VLAC_UNROLL for (int m = 0; m < kGemvMaxM; ++m) {
+  VLAC_UNROLL for (int m = 0; m < MaxM; ++m) {
     if (m >= rows_m) break;
     VLAC_UNROLL for (int r = 0; r < kGemvRows; ++r)
       VLAC_UNROLL for (int mask = kWarpSize / 2; mask > 0; mask /= 2) {
@@ -310,7 +333,7 @@ VLAC_HD void gemv_warp(const GemvArgs& a, int64_t block_x, int64_t block_y, int 
   }
   // every lane holds the sums; output (m, r) is finished by lane (m · kGemvRows + r) % 32
   W::each_lane([&](int lane) {
-    VLAC_UNROLL for (int m = 0; m < kGemvMaxM; ++m)
+    VLAC_UNROLL for (int m = 0; m < MaxM; ++m)
       VLAC_UNROLL for (int r = 0; r < kGemvRows; ++r) {
         const int64_t n = n0 + r;
         if (m >= rows_m || n >= a.N || (m * kGemvRows + r) % kWarpSize != lane) continue;
