@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 #include <thread>
+
+#include <fcntl.h>
 #include <vector>
 
 #include "common/page_buffer.h"
@@ -89,4 +91,57 @@ TEST_CASE("a PageBuffer maps what it is asked for and hands it over on a move") 
   CHECK(moved.data()[moved.size() - 1] == 7);
   moved = PageBuffer(64);
   CHECK(moved.size() == 64);
+}
+
+namespace {
+
+size_t open_fds() {
+  size_t n = 0;
+  for (int fd = 0; fd < 4096; ++fd) n += fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a shareable buffer keeps the kept ranges, and its copy-on-write views read them and write their own pages") {
+  const size_t page = 4096, bytes = 64 * page;
+  const size_t fds = open_fds();
+  {
+    PageBuffer owner(bytes);
+    for (size_t i = 0; i < bytes; ++i) owner.data()[i] = static_cast<uint8_t>(i * 7 + 1);
+    if (!PageBuffer::sharing_supported()) {
+      CHECK_FALSE(owner.make_shareable({{0, bytes}}));
+      CHECK(owner.data()[5] == 36);  // unchanged: the caller copies instead
+      return;
+    }
+    // Kept: pages 0-3 and half of page 10; the rest of the file reads as zero.
+    REQUIRE(owner.make_shareable({{0, 4 * page}, {10 * page, page / 2}}));
+    CHECK(owner.shareable());
+    CHECK(owner.data()[3 * page + 11] == static_cast<uint8_t>((3 * page + 11) * 7 + 1));
+    CHECK(owner.data()[10 * page + 5] == static_cast<uint8_t>((10 * page + 5) * 7 + 1));
+    CHECK(owner.data()[10 * page + page / 2] == 0);
+    CHECK(owner.data()[20 * page] == 0);
+    CHECK(owner.make_shareable({}));  // already shared: nothing moves
+
+    PageBuffer a = owner.copy_on_write_view(), b = owner.copy_on_write_view();
+    CHECK(std::memcmp(a.data(), owner.data(), 4 * page) == 0);
+    a.data()[100] = 0xAB;    // a's own copy of page 0
+    b.data()[5 * page] = 9;  // b's own copy of page 5
+    CHECK(owner.data()[100] == static_cast<uint8_t>(100 * 7 + 1));
+    CHECK(b.data()[100] == static_cast<uint8_t>(100 * 7 + 1));
+    CHECK(owner.data()[5 * page] == 0);
+    CHECK(a.data()[5 * page] == 0);
+    // The owner appending after the views were made: a view sees it on pages it has not written.
+    owner.data()[30 * page] = 5;
+    CHECK(a.data()[30 * page] == 5);
+    CHECK(a.data()[100] == 0xAB);  // its own page stays its own
+
+    // A view made shareable becomes an owner of its own: its bytes, not the first owner's file.
+    REQUIRE(a.make_shareable({{0, page}}));
+    PageBuffer c = a.copy_on_write_view();
+    CHECK(c.data()[100] == 0xAB);
+    owner = PageBuffer();  // the first file lives on while b maps it
+    CHECK(b.data()[3 * page + 11] == static_cast<uint8_t>((3 * page + 11) * 7 + 1));
+  }
+  CHECK(open_fds() == fds);  // every file closed with its last owner
 }

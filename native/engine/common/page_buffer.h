@@ -13,6 +13,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace vlac {
 
@@ -26,6 +28,22 @@ class PageBuffer {
   PageBuffer(const PageBuffer&) = delete;
   PageBuffer& operator=(const PageBuffer&) = delete;
   ~PageBuffer();
+
+  // Copy-on-write sharing, for KV caches (one prefix, many forks; every byte written once).
+  // make_shareable moves the buffer into a shared-memory file mapped at a new address (data()
+  // changes), keeping the bytes of `keep` ({offset, length} ranges; the rest then reads as zero),
+  // and gives the old pages back. It returns false,
+  // changing nothing, where there is no such file (an AddressSanitizer build, memfd_create failing,
+  // e.g. out of descriptors): the caller then copies instead.
+  bool make_shareable(const std::vector<std::pair<size_t, size_t>>& keep);
+  // False in the builds whose buffers come from malloc (AddressSanitizer), where sharing never works.
+  static bool sharing_supported();
+  bool shareable() const { return fd_ >= 0; }
+  // A private mapping of this shareable buffer: it reads this buffer's bytes, and what it writes is
+  // its own (the kernel copies a page on its first write). Until it writes a page it also sees this
+  // buffer's later writes to that page: sound only where neither rewrites a byte the other reads.
+  // The file lives as long as any mapping of it.
+  PageBuffer copy_on_write_view() const;
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
@@ -44,6 +62,7 @@ class PageBuffer {
   void reset();
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  int fd_ = -1;  // the shared-memory file this buffer is a shared mapping of (make_shareable)
 };
 
 }  // namespace vlac

@@ -3,7 +3,7 @@
 // pages are only touched as positions are written, so an unused tail costs address space, not
 // memory, and they go back to the kernel with the sequence (RSS follows the live positions; a pool
 // of reused mappings would keep every page its longest user touched, for each snapshot of the
-// prefix cache too).
+// prefix cache too). A fork maps its parent's pages copy-on-write (fork_from).
 #pragma once
 
 #include <cstdint>
@@ -25,13 +25,25 @@ class KvCache {
   // The segment of a batched forward that appends `rows` positions after `past` cached ones.
   LlmSegment segment(int64_t past, int64_t rows);
 
-  // Copies positions [0, n) of every layer from `other` (same geometry).
-  void copy_prefix(const KvCache& other, int64_t n);
+  // This cache (same geometry, nothing cached yet) holds positions [0, n) of every layer as `parent`
+  // does, parent having `parent_cached` >= n positions: a copy-on-write view of the parent's pages,
+  // which move into a shared file the first time (share), so that forking costs no copy and the
+  // prefix is resident once however many forks read it; where sharing is not possible, a copy.
+  // Sound because a position is written once: neither side rewrites a position the other reads.
+  void fork_from(const KvCache& parent, int64_t parent_cached, int64_t n);
+  // Moves positions [0, cached) into a shared file of this cache's own (one copy), so that its
+  // forks are views and, when it is itself a view, it no longer holds its parent's pages. Logically
+  // const: the contents stay; the mapping moves (only between forwards, on the sequence's thread).
+  bool share(int64_t cached) const;
+  bool shared() const { return storage_.shareable(); }
 
  private:
+  void point_layers() const;  // k_, v_ from storage_'s address
+  std::vector<std::pair<size_t, size_t>> ranges(int64_t positions) const;  // the bytes of [0, positions)
+
   int64_t layers_, capacity_, kv_width_;
-  PageBuffer storage_;  // layer after layer: K then V, capacity * kv_width floats each
-  std::vector<float*> k_, v_;
+  mutable PageBuffer storage_;  // layer after layer: K then V, capacity * kv_width floats each
+  mutable std::vector<float*> k_, v_;
 };
 
 }  // namespace vlac

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/sequence.h"
+
 namespace vlac {
 
 uint64_t PrefixCache::bytes() const {
@@ -41,9 +43,10 @@ std::shared_ptr<const Sequence> PrefixCache::find_covering(const PositionKey* ke
 
 void PrefixCache::insert(std::vector<PositionKey> keys, std::shared_ptr<const Sequence> snapshot,
                          uint64_t bytes_per_position) {
-  std::lock_guard<std::mutex> lock(mutex_);
   const uint64_t size = static_cast<uint64_t>(keys.size()) * bytes_per_position;
   if (size > max_bytes_ || keys.empty()) return;
+  snapshot->share_kv();  // its forks map its pages; it stops holding its own parent's
+  std::lock_guard<std::mutex> lock(mutex_);
   for (auto it = lru_.begin(); it != lru_.end(); ++it)
     if (it->keys == keys) {
       lru_.splice(lru_.begin(), lru_, it);

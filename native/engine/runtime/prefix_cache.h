@@ -4,8 +4,10 @@
 // stored prefix of its prompt and prefills only the rest. Bounded by bytes (each snapshot costs its
 // length x the KV bytes of one position, KvCache geometry), least recently used evicted first.
 //
-// A fork copies the snapshot's KV positions (Sequence::fork, fork_prefix); shared copy-on-write
-// blocks would save that copy and are left for later (issue 17).
+// A stored snapshot's KV pages live in a shared file (Sequence::share_kv), and a fork maps them
+// copy-on-write (Sequence::fork, fork_prefix): forking copies nothing and the prefix is resident
+// once, however many requests decode from it. The budget counts each snapshot's positions; a fork
+// still alive keeps an evicted snapshot's pages until it ends.
 #pragma once
 
 #include <cstdint>

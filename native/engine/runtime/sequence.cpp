@@ -153,9 +153,11 @@ GenerateResult Sequence::generate(const GenerateOptions& options) {
   return reply;
 }
 
+bool Sequence::share_kv() const { return cache_.share(cached_); }
+
 std::unique_ptr<Sequence> Sequence::fork() const {
   auto child = std::make_unique<Sequence>(model_);
-  child->cache_.copy_prefix(cache_, cached_);
+  child->cache_.fork_from(cache_, cached_, cached_);
   child->cached_ = cached_;
   child->pending_ = pending_;
   child->logits_ = logits_;
@@ -167,7 +169,7 @@ std::unique_ptr<Sequence> Sequence::fork_prefix(int64_t n) const {
   VLAC_CHECK(n > 0 && n <= cached_, "fork_prefix: " + std::to_string(n) + " positions of a sequence with " +
                                         std::to_string(cached_) + " cached");
   auto child = std::make_unique<Sequence>(model_);
-  child->cache_.copy_prefix(cache_, n);
+  child->cache_.fork_from(cache_, cached_, n);
   child->cached_ = n;
   child->tokens_.assign(tokens_.begin(), tokens_.begin() + n);
   return child;

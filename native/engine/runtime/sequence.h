@@ -103,12 +103,19 @@ class Sequence {
   // max_context, before any work.
   GenerateResult generate(const GenerateOptions& options);
 
-  // An independent copy (KV prefix copied): continuing either leaves the other as it was.
+  // An independent copy: continuing either leaves the other as it was. The KV prefix is not
+  // copied but mapped copy-on-write (KvCache::fork_from): forks of one sequence share its pages.
   std::unique_ptr<Sequence> fork() const;
   // A copy of the first n cached positions only (0 < n <= the cached positions): the KV of a
   // position depends on the positions before it alone, so this is the sequence a prefill of just
   // those n tokens would have made, except that it has no logits (the next prefill makes them).
   std::unique_ptr<Sequence> fork_prefix(int64_t n) const;
+
+  // Moves the KV pages into a shared file of their own (KvCache::share): a snapshot the prefix
+  // cache stores then neither copies for its forks nor holds the pages of the sequence it was
+  // forked from. False where sharing is not possible (forks copy).
+  bool share_kv() const;
+  bool kv_shared() const { return cache_.shared(); }
 
   int64_t length() const { return cached_ + (pending_ ? 1 : 0); }
   // fp32 logits [vocab] of the last cached position; empty before the first prefill, stale while a
