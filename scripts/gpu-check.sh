@@ -114,11 +114,12 @@ def bf16_us(M, N, K):
         if ms >= 50 or iters >= 100000: return ms * 1e3 / iters
         iters *= 4
 print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
-print("decode, M = 1          engine int8 us  engine bf16 us  torch bf16 us  int8/engine-bf16  int8/torch-bf16")
+print("decode, M = 1 (per launch)  engine int8 us  engine bf16 us  torch bf16 us  int8/engine-bf16  int8/torch-bf16"
+      "  | streaming, one launch: int8/engine-bf16")
 for r in bench["decode"]:
     t = bf16_us(r["M"], r["N"], r["K"])
-    print(f'{r["name"]:<10} {r["N"]:>5}x{r["K"]:<5} {r["w8a16_us"]:14.2f} {r["bf16_us"]:15.2f} {t:14.2f} '
-          f'{r["w8a16_us"] / r["bf16_us"]:17.3f} {r["w8a16_us"] / t:16.3f}')
+    print(f'{r["name"]:<10} {r["N"]:>5}x{r["K"]:<5} {r["w8a16_us"]:19.2f} {r["bf16_us"]:15.2f} {t:14.2f} '
+          f'{r["w8a16_us"] / r["bf16_us"]:17.3f} {r["w8a16_us"] / t:16.3f}  | {r["w8a16_stream_us"] / r["bf16_stream_us"]:10.3f}')
 print("prefill                W8A8 TOP/s  (+quantize)  torch bf16 TFLOP/s  W8A8/torch")
 for r in bench["prefill"]:
     t = bf16_us(r["M"], r["N"], r["K"])
