@@ -103,3 +103,17 @@ describe('the call scheduler', () => {
     expect(cancelled.batch.peakDecoding).toBeGreaterThan(1);
   });
 });
+
+describe('the call scheduler at dispose', () => {
+  it('calls decoding together and calls queued behind them reject with ERR_VLAC_DISPOSED, and dispose resolves', async () => {
+    const n = new addon.NativeModel(64);
+    await n.load(tinyA, { maxContext: 2048, weights: 'bf16' });
+    const outcome = (p: Promise<Out>) => p.then(() => 'replied', (e: { code?: string }) => e.code);
+    const decoding = calls.slice(0, 6).map((c) => outcome(n.generateBatch(c.requests, { maxTokens: 1300, stop: new Int32Array(0) })));
+    await new Promise((r) => setTimeout(r, 200));  // the first calls are decoding by now
+    const queued = outcome(n.generateBatch(calls[0]!.requests, calls[0]!.options));
+    await n.dispose();
+    expect(await Promise.all(decoding)).toEqual(Array(6).fill('ERR_VLAC_DISPOSED'));
+    expect(await queued).toBe('ERR_VLAC_DISPOSED');
+  });
+});

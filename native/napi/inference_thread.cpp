@@ -94,7 +94,9 @@ void InferenceThread::loop() {
         replies += admitted.back()->call->batch.requests.size();
         queue_.pop_front();
       }
-      if (admitted.empty() && !queue_.empty() && !queue_.front()->call) {
+      // Once stopping, the calls decoding end (disposal aborts them at their next step) before the
+      // shutdown job, whose settle joins this thread, is taken.
+      if (admitted.empty() && !queue_.empty() && !queue_.front()->call && !(stopping_ && !scheduler_.idle())) {
         job = queue_.front();
         queue_.pop_front();
       }
