@@ -46,21 +46,21 @@ void DecodeGroup::finish(Member& m, FinishReason reason) {
 
 void DecodeGroup::step() {
   // Members at their token budget or told to stop end before the forward, as a lone generate would.
-  std::vector<Member*> stepping;
+  stepping_.clear();  // kept across steps: a step allocates nothing of its own
+  forward_.clear();
   for (auto& m : members_) {
     if (static_cast<int64_t>(m->result.ids.size()) >= m->options.max_tokens)
       finish(*m, FinishReason::Length);
     else if (m->options.should_abort && m->options.should_abort())
       finish(*m, FinishReason::Aborted);
     else
-      stepping.push_back(m.get());
+      stepping_.push_back(m.get());
   }
-  std::vector<PrefillRequest> forward;
-  for (Member* m : stepping)
-    if (m->sequence->has_pending()) forward.push_back(PrefillRequest{m->sequence, nullptr, 0, nullptr, 0});
-  prefill_batch(forward);
+  for (Member* m : stepping_)
+    if (m->sequence->has_pending()) forward_.push_back(PrefillRequest{m->sequence, nullptr, 0, nullptr, 0});
+  prefill_batch(forward_);
 
-  for (Member* m : stepping) {
+  for (Member* m : stepping_) {
     Sequence& s = *m->sequence;
     const std::vector<float>& logits = s.last_logits();
     const int64_t vocab = static_cast<int64_t>(logits.size());

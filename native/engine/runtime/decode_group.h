@@ -52,6 +52,8 @@ class DecodeGroup {
   void finish(Member& m, FinishReason reason);
 
   std::vector<std::unique_ptr<Member>> members_;
+  std::vector<Member*> stepping_;         // step(): the members that take a token
+  std::vector<PrefillRequest> forward_;   // step(): their pending tokens' forward
 };
 
 }  // namespace vlac
