@@ -1,7 +1,8 @@
 // The real CUDA int8 kernels through the C ABI (ops/cuda/vlac_cuda.h) against the CPU reference:
 // the cases of int8_cases.h (the same ones the host emulation runs). Built only with nvcc (the CUDA
-// block of CMakeLists.txt); with no usable device it prints the reason and exits 77, which ctest
-// reports as skipped (SKIP_RETURN_CODE): no driver here and in CI gives cudaGetDeviceCount = 35.
+// block of CMakeLists.txt); with no usable device it checks that the entry points fail cleanly,
+// prints the reason and exits 77, which ctest reports as skipped (SKIP_RETURN_CODE): no driver here
+// and in CI gives cudaGetDeviceCount = 35.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -122,8 +123,20 @@ int main(int argc, char** argv) {
   int count = 0;
   const int error = vlac_cuda_device_count(&count);
   if (error != 0 || count == 0) {
-    std::printf("SKIPPED: no CUDA device: %s (cudaGetDeviceCount: cudaError %d, %d devices)\n",
-                error ? vlac_cuda_error_string(error) : "none found", error, count);
+    // Without a device every entry point must fail with a reason, not crash: that is what the engine
+    // turns into ERR_VLAC_CUDA_UNAVAILABLE. A bad shape is refused before any CUDA call.
+    void* p = nullptr;
+    const int alloc = vlac_cuda_malloc(&p, 16);
+    const int launch = vlac_cuda_column_max(nullptr, 1, 1, nullptr);
+    const int bad_shape = vlac_cuda_quantize_rows(nullptr, 0, 1, nullptr, 0, nullptr, nullptr);
+    if (alloc == 0 || launch == 0 || bad_shape == 0) {
+      std::printf("FAILED: with no device, cudaMalloc returned %d, a launch %d, a bad shape %d (all must fail)\n",
+                  alloc, launch, bad_shape);
+      return 1;
+    }
+    std::printf("SKIPPED: no CUDA device: %s (cudaGetDeviceCount: cudaError %d, %d devices; a launch returns %d: %s)\n",
+                error ? vlac_cuda_error_string(error) : "none found", error, count, launch,
+                vlac_cuda_error_string(launch));
     return kSkipped;
   }
   vlac_cuda_device_info info;

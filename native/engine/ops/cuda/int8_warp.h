@@ -317,9 +317,11 @@ VLAC_HD void gemv_warp(const GemvArgs& a, int64_t block_x, int64_t block_y, int 
         if (m >= rows_m) break;
         float xv[Rows::kPerChunk];
         load_x(a.x + (m0 + m) * a.K, k0, a.K, xv);
-        VLAC_UNROLL for (int e = 0; e < Rows::kPerChunk; ++e) {
-          VLAC_UNROLL for (int r = 0; r < kGemvRows; ++r) W::at(acc[m][r], lane) = fmaf(xv[e], Rows::at(c[r], e), W::at(acc[m][r], lane));
-        }
+        VLAC_UNROLL for (int e = 0; e < Rows::kPerChunk; ++e)
+          VLAC_UNROLL for (int r = 0; r < kGemvRows; ++r) {
+            float& sum = W::at(acc[m][r], lane);
+            sum = fmaf(xv[e], Rows::at(c[r], e), sum);
+          }
       }
     }
   });

@@ -18,6 +18,7 @@
  *                       (16-byte rows: one vector load is 8 weights).
  *   outlier weights     fp32 [n_outliers, N] row-major (row j = column outlier_columns[j] of W),
  *                       outlier_columns int32 ascending; their codes in q are 0 (ops/int8.h).
+ * Every array starts 16-byte aligned (cudaMalloc's are 256): the kernels load 16 bytes at a time.
  */
 #ifndef VLAC_CUDA_H
 #define VLAC_CUDA_H
