@@ -286,8 +286,11 @@ TEST_CASE("CUDA W8A8 output is bit-identical to the reference linear_w8a8, with 
 TEST_CASE("CUDA W8A16 decode product is within the fp32 bound of a K-term sum of the reference, M = 1 to 16 and past") {
   using namespace cuda_cases;
   Rng r(5);
-  const std::vector<Shape> shapes = {{1, 1, 1},    {1, 4, 16},    {1, 17, 33},  {2, 64, 100}, {3, 13, 511},
-                                     {5, 31, 513}, {16, 40, 544}, {17, 9, 130}, {33, 20, 64}, {1, 70, 2048}};
+  // M across the kernel instances (MaxM 1, 4, 8) and their slices; N across the 4 rows of a warp
+  // and the 16 of a block; K across the lanes' 16-code chunks and the warp's 512-code step
+  const std::vector<Shape> shapes = {{1, 1, 1},     {1, 4, 16},   {1, 17, 33},   {2, 64, 100}, {3, 13, 511},
+                                     {4, 12, 64},   {5, 31, 513}, {8, 24, 96},   {9, 7, 40},   {16, 40, 544},
+                                     {17, 9, 130},  {33, 20, 64}, {1, 70, 2048}};
   for (const Shape s : shapes) {
     for (const bool weight_outliers : {false, true}) {
       const ops::QuantizedWeight qw = random_weight(s.N, s.K, weight_outliers, r);

@@ -230,9 +230,11 @@ VLAC_HD void w8a8_warp(const W8A8Args& a, int64_t block_x, int64_t block_y, int 
 // FMAs with x; the 32 lane partial sums are then added by a butterfly of shuffles. The row scale is
 // applied once per output and the outlier columns added after, as in ops/int8.h.
 constexpr int kGemvRows = 4;
-// MaxM is 1, 4 or 16 (gemv_max_m): the accumulators are MaxM x kGemvRows registers per lane, so
-// decode (M = 1) keeps 4 of them and the SM holds more warps to stream the weights with.
-constexpr int kGemvMaxM = 16;
+// MaxM is 1, 4 or 8 (gemv_max_m): the accumulators are MaxM x kGemvRows registers per lane, so
+// decode (M = 1) keeps 4 of them and the SM holds more warps to stream the weights with. Larger M
+// runs in slices of 8 (blockIdx.y), which read the same weights, mostly from L2; 16 would double
+// the largest instance's unrolled body and ptxas time for that case only.
+constexpr int kGemvMaxM = 8;
 constexpr int gemv_max_m(int64_t M) { return M <= 1 ? 1 : M <= 4 ? 4 : kGemvMaxM; }
 constexpr int64_t kGemvBlockRows = kGemvRows * kBlockWarps;  // 16 outputs per block
 

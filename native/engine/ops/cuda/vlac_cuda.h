@@ -81,7 +81,7 @@ int vlac_cuda_gemm_w8a8_s32(const int8_t* codes, int64_t M, const vlac_cuda_int8
 int vlac_cuda_linear_w8a8(const int8_t* codes, const float* scales, const float* x, int64_t M,
                           const vlac_cuda_int8_weight* w, const float* bias, const int32_t* act, int64_t n_act, float* y);
 /* y [M, N] = (x · qᵀ) · s_n (+ b_n), then the outlier columns as above: the decode product
- * (written for M = 1..16; larger M runs in slices of 16 rows). */
+ * (written for M = 1..16: one pass for M <= 8, larger M in slices of 8 rows). */
 int vlac_cuda_linear_w8a16(const float* x, int64_t M, const vlac_cuda_int8_weight* w, const float* bias, float* y);
 /* y [M, N] = x · Wᵀ (+ b) on bf16 weights [N, vlac_cuda_bf16_ld(K)]: the W8A16 kernel's structure on
  * 2-byte weights, the baseline of the decode ratio. */
