@@ -6,6 +6,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -114,6 +116,69 @@ class GpuBackend final : public CudaInt8Backend {
 CudaInt8Backend& cuda_int8_backend() {
   static GpuBackend backend;
   return backend;
+}
+
+// VLAC-2B's own shapes, too slow for the host emulation: the LLM prefill and a ViT tile batch against
+// the engine's CPU linear_w8a8 (its fast set, bit-identical to the reference: test_ops_int8), and
+// decode against the reference within int8_cases.h's bound.
+TEST_CASE("CUDA W8A8 at VLAC-2B's prefill and ViT shapes is bit-identical to the engine's CPU linear_w8a8") {
+  using namespace cuda_cases;
+  Rng r(11);
+  for (const Shape s : {Shape{700, 4096, 2048}, Shape{1025, 4096, 1024}}) {
+    const ops::QuantizedWeight qw = random_weight(s.N, s.K, true, r);
+    const CudaInt8Weight w = cuda_layout(qw);
+    std::vector<float> x = random_floats(static_cast<size_t>(s.M * s.K), r);
+    for (int64_t m = 0; m < s.M; ++m) x[m * s.K + 100] *= 40.0f;  // an activation-outlier channel
+    const std::vector<float> bias = random_floats(static_cast<size_t>(s.N), r);
+    std::vector<float> want(static_cast<size_t>(s.M * s.N)), got(want.size(), NAN);
+    ops::linear_w8a8(x.data(), s.M, qw.view(), bias.data(), want.data());
+    // the caller's selection, as ops::linear_w8a8 makes it
+    std::vector<float> column_max(static_cast<size_t>(s.K));
+    ops::reference_int8_kernels().column_max(x.data(), s.M, s.K, column_max.data());
+    std::vector<int32_t> act = ops::select_outlier_columns(column_max.data(), s.K), skip = w.outlier_columns;
+    act.erase(std::remove_if(act.begin(), act.end(),
+                             [&](int32_t k) { return std::binary_search(skip.begin(), skip.end(), k); }),
+              act.end());
+    skip.insert(skip.end(), act.begin(), act.end());
+    std::sort(skip.begin(), skip.end());
+    std::vector<int8_t> codes(static_cast<size_t>(s.M * vlac_cuda_codes_ld(s.K)));
+    std::vector<float> scales(static_cast<size_t>(s.M));
+    cuda_int8_backend().quantize_rows(x.data(), s.M, s.K, skip, codes.data(), scales.data());
+    cuda_int8_backend().linear_w8a8(codes.data(), scales.data(), x.data(), s.M, w, bias.data(), act, got.data());
+    INFO(shape_name(s.M, s.N, s.K) << " weight outliers " << w.outlier_columns.size() << " activation outliers "
+                                   << act.size());
+    REQUIRE(!w.outlier_columns.empty());
+    REQUIRE(!act.empty());
+    CHECK(std::equal(want.begin(), want.end(), got.begin(), same_bits));
+  }
+}
+
+TEST_CASE("CUDA W8A16 at VLAC-2B's decode shapes is within the fp32 bound of the reference") {
+  using namespace cuda_cases;
+  Rng r(12);
+  for (const Shape s : {Shape{1, 4096, 2048}, Shape{1, 8192, 2048}, Shape{1, 2048, 8192}, Shape{8, 2048, 2048}}) {
+    const ops::QuantizedWeight qw = random_weight(s.N, s.K, true, r);
+    const CudaInt8Weight w = cuda_layout(qw);
+    const auto x = random_floats(static_cast<size_t>(s.M * s.K), r);
+    std::vector<float> want(static_cast<size_t>(s.M * s.N)), got(want.size(), NAN);
+    ops::reference_int8_kernels().linear_w8a16(x.data(), s.M, qw.view(), nullptr, want.data());
+    ops::reference_int8_kernels().add_outliers(x.data(), s.M, qw.view(), want.data());
+    cuda_int8_backend().linear_w8a16(x.data(), s.M, w, nullptr, got.data());
+    const std::vector<int8_t> rows = qw.rows();
+    const int64_t n_out = static_cast<int64_t>(w.outlier_columns.size());
+    int bad = 0;
+    for (int64_t m = 0; m < s.M; ++m)
+      for (int64_t n = 0; n < s.N; ++n) {
+        double t = 0.0;
+        for (int64_t k = 0; k < s.K; ++k) t += std::fabs(double(x[m * s.K + k]) * rows[n * s.K + k]);
+        t *= w.scale[n];
+        for (int64_t j = 0; j < n_out; ++j)
+          t += std::fabs(double(x[m * s.K + w.outlier_columns[j]]) * w.outlier_weights[j * s.N + n]);
+        bad += !(std::fabs(double(got[m * s.N + n]) - want[m * s.N + n]) <= 2 * gamma(s.K + n_out + 3) * t);
+      }
+    INFO(shape_name(s.M, s.N, s.K) << " weight outliers " << n_out);
+    CHECK(bad == 0);
+  }
 }
 
 }  // namespace vlac::test
