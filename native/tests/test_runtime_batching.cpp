@@ -268,3 +268,25 @@ TEST_CASE("the call scheduler admits a call larger than its room alone, and wait
   CHECK_FALSE(scheduler.has_room(1, 2));
   CHECK(scheduler.has_room(1, 1));
 }
+
+TEST_CASE("a decode-sized prefill batched with a long prompt gives the logits it gets alone, bit for bit") {
+  auto model = tiny_model();
+  const std::vector<int32_t> text = case_ids("text"), pair = case_ids("two-image");
+  const std::vector<uint8_t> tiles = case_tiles("two-image");
+  const std::vector<float> rows = model->encode_tiles(tiles.data(), 2);
+  const std::vector<int32_t> more = {text[5], text[6], text[7]};  // 3 rows: the GEMV side of the line
+  auto short_alone = model->create_sequence(), long_alone = model->create_sequence();
+  short_alone->prefill(text);
+  short_alone->prefill(more);
+  long_alone->prefill(pair.data(), static_cast<int64_t>(pair.size()), rows.data(),
+                      static_cast<int64_t>(rows.size()) / model->hidden_size());
+  auto short_batched = model->create_sequence(), long_batched = model->create_sequence();
+  short_batched->prefill(text);
+  prefill_batch({{long_batched.get(), pair.data(), static_cast<int64_t>(pair.size()), rows.data(),
+                  static_cast<int64_t>(rows.size()) / model->hidden_size()},
+                 {short_batched.get(), more.data(), 3, nullptr, 0}});
+  CHECK(short_batched->last_logits() == short_alone->last_logits());
+  CHECK(long_batched->last_logits() == long_alone->last_logits());
+  CHECK(short_batched->tokens() == short_alone->tokens());
+  check_identical(short_batched->generate(greedy(4)), short_alone->generate(greedy(4)));
+}

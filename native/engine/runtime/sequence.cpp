@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/workspace.h"
+#include "model/linear_weight.h"
 #include "runtime/decode_group.h"
 #include "runtime/model.h"
 
@@ -82,35 +83,50 @@ void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObser
   // Rows: per request [pending token?, ids...], embedded, image rows spliced in order.
   WorkspaceScope ws;
   float* h = ws.take<float>(static_cast<size_t>(total_rows * D));
+  // Decode-sized segments (at most LinearWeight::kDecodeRows rows) go first and through a forward of
+  // their own: a forward runs its products row by row only when all its segments are that short
+  // (InternLm2::forward), so each segment's arithmetic depends on its own length alone.
   std::vector<LlmSegment> segments;
   std::vector<int64_t> last_row;
-  std::vector<Sequence*> forwarded;
-  int64_t row = 0;
-  for (const PrefillRequest& q : requests) {
-    Sequence& s = *q.sequence;
-    const int64_t rows = q.n_ids + (s.pending_ ? 1 : 0);
-    if (rows == 0) continue;
-    float* dst = h + row * D;
-    if (s.pending_) {
-      const int32_t id = *s.pending_;
-      llm.embed(&id, 1, dst);
-      dst += D;
+  std::vector<const PrefillRequest*> forwarded;
+  int64_t row = 0, short_rows = 0;
+  size_t n_short = 0;
+  for (const bool short_pass : {true, false}) {
+    for (const PrefillRequest& q : requests) {
+      Sequence& s = *q.sequence;
+      const int64_t rows = q.n_ids + (s.pending_ ? 1 : 0);
+      if (rows == 0 || (rows <= LinearWeight::kDecodeRows) != short_pass) continue;
+      float* dst = h + row * D;
+      if (s.pending_) {
+        const int32_t id = *s.pending_;
+        llm.embed(&id, 1, dst);
+        dst += D;
+      }
+      llm.embed(q.ids, q.n_ids, dst);
+      int64_t next_image_row = 0;
+      for (int64_t i = 0; i < q.n_ids; ++i) {
+        if (q.ids[i] != img_context) continue;
+        std::copy(q.image_rows + next_image_row * D, q.image_rows + (next_image_row + 1) * D, dst + i * D);
+        ++next_image_row;
+      }
+      segments.push_back(s.cache_.segment(s.cached_, rows));
+      row += rows;
+      last_row.push_back(row - 1);
+      forwarded.push_back(&q);
     }
-    llm.embed(q.ids, q.n_ids, dst);
-    int64_t next_image_row = 0;
-    for (int64_t i = 0; i < q.n_ids; ++i) {
-      if (q.ids[i] != img_context) continue;
-      std::copy(q.image_rows + next_image_row * D, q.image_rows + (next_image_row + 1) * D, dst + i * D);
-      ++next_image_row;
+    if (short_pass) {
+      n_short = segments.size();
+      short_rows = row;
     }
-    segments.push_back(s.cache_.segment(s.cached_, rows));
-    row += rows;
-    last_row.push_back(row - 1);
-    forwarded.push_back(&s);
   }
   if (segments.empty()) return;
 
-  llm.forward(h, segments, observer);
+  if (n_short == 0 || n_short == segments.size()) {
+    llm.forward(h, segments, observer);
+  } else {
+    llm.forward(h, std::vector<LlmSegment>(segments.begin(), segments.begin() + n_short), observer);
+    llm.forward(h + short_rows * D, std::vector<LlmSegment>(segments.begin() + n_short, segments.end()), observer);
+  }
 
   // Logits only where a sequence ends: the next token is chosen from them. The head runs row by
   // row (InternLm2::head), so a sequence's logits do not depend on how many others share its batch
@@ -122,15 +138,13 @@ void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObser
   float* logits = ws.take<float>(static_cast<size_t>(n_last * vocab));
   llm.head(last, n_last, logits);
 
-  size_t fi = 0;
-  for (const PrefillRequest& q : requests) {
+  for (size_t i = 0; i < forwarded.size(); ++i) {
+    const PrefillRequest& q = *forwarded[i];
     Sequence& s = *q.sequence;
-    if (fi >= forwarded.size() || forwarded[fi] != &s) continue;
-    s.cached_ += segments[fi].rows;
+    s.cached_ += segments[i].rows;
     s.pending_.reset();
-    s.logits_.assign(logits + fi * vocab, logits + (fi + 1) * vocab);
+    s.logits_.assign(logits + i * vocab, logits + (i + 1) * vocab);
     s.tokens_.insert(s.tokens_.end(), q.ids, q.ids + q.n_ids);
-    ++fi;
   }
 }
 

@@ -139,8 +139,10 @@ class Sequence {
 
 // Prefills several sequences (of one model) in one forward: their rows go through the linear layers
 // together, each attends over its own cache. Every request is validated before any work. A request
-// of a sequence with a pending token gets that token as its first row. `observer` sees the whole
-// batch's residual stream (diagnostics and tests).
+// of a sequence with a pending token gets that token as its first row. Each sequence's result is
+// bit-identical to its prefill alone: requests of at most LinearWeight::kDecodeRows rows (decode
+// steps) run in a forward of their own when longer ones share the call. `observer` sees the batch's
+// residual stream, each forward's in turn (diagnostics and tests).
 void prefill_batch(const std::vector<PrefillRequest>& requests, const LayerObserver* observer = nullptr);
 
 }  // namespace vlac
