@@ -108,14 +108,18 @@ TEST_CASE("forks of a prefilled sequence share its pages and reply bit for bit a
   CHECK(parent->kv_shared() == PageBuffer::sharing_supported());
   for (auto& f : forks) check_identical(f->generate(greedy(6)), expected);
   check_identical(parent->generate(greedy(6)), expected);  // the parent after its forks wrote theirs
-  // A fork of a fork (its own pages moved into a file of its own first), and a prefix fork
+  // A fork of a fork (a copy: a view's pages are not shared again), and a prefix fork
   auto grandchild = forks[0]->fork();
-  CHECK(forks[0]->kv_shared() == PageBuffer::sharing_supported());
+  CHECK(forks[0]->kv_view() == PageBuffer::sharing_supported());
+  CHECK_FALSE(forks[0]->kv_shared());
+  CHECK_FALSE(grandchild->kv_view());
   // (the tail more than LinearWeight::kDecodeRows rows, so that it runs the whole prompt's GEMM)
   auto replay = parent->fork_prefix(n - 60);
   replay->prefill(ids.data() + n - 60, 60);  // text only: after the last image
   check_identical(replay->generate(greedy(6)), expected);
   CHECK(grandchild->tokens() == forks[0]->tokens());
+  auto twin = forks[1]->fork();
+  check_identical(grandchild->generate(greedy(3)), twin->generate(greedy(3)));
 }
 
 TEST_CASE("a snapshot the prefix cache stores owns its pages, so its forks copy nothing") {

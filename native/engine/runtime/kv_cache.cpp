@@ -38,7 +38,7 @@ std::vector<std::pair<size_t, size_t>> KvCache::ranges(int64_t positions) const 
 
 bool KvCache::share(int64_t cached) const {
   if (storage_.shareable()) return true;
-  if (!storage_.make_shareable(ranges(cached))) return false;
+  if (view_ || !storage_.make_shareable(ranges(cached))) return false;
   point_layers();
   return true;
 }
@@ -63,6 +63,7 @@ void KvCache::fork_from(const KvCache& parent, int64_t parent_cached, int64_t n)
              "KV cache fork between different geometries");
   if (parent.share(parent_cached)) {
     storage_ = parent.storage_.copy_on_write_view();
+    view_ = true;
     point_layers();
     return;
   }

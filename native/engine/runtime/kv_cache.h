@@ -28,14 +28,18 @@ class KvCache {
   // This cache (same geometry, nothing cached yet) holds positions [0, n) of every layer as `parent`
   // does, parent having `parent_cached` >= n positions: a copy-on-write view of the parent's pages,
   // which move into a shared file the first time (share), so that forking costs no copy and the
-  // prefix is resident once however many forks read it; where sharing is not possible, a copy.
+  // prefix is resident once however many forks read it. A view's own pages are never shared again
+  // (that would copy the whole prefix into a new file, slower than copying it for the one fork a
+  // stream's snapshot gets): forking a view, or a cache that cannot share, copies.
   // Sound because a position is written once: neither side rewrites a position the other reads.
   void fork_from(const KvCache& parent, int64_t parent_cached, int64_t n);
-  // Moves positions [0, cached) into a shared file of this cache's own (one copy), so that its
-  // forks are views and, when it is itself a view, it no longer holds its parent's pages. Logically
-  // const: the contents stay; the mapping moves (only between forwards, on the sequence's thread).
+  // Moves positions [0, cached) of a cache with pages of its own (not a view) into a shared file
+  // (one copy), so that its forks are views; false for a view or where no file can be made.
+  // Logically const: the contents stay; the mapping moves (only between forwards, on the
+  // sequence's thread).
   bool share(int64_t cached) const;
   bool shared() const { return storage_.shareable(); }
+  bool view() const { return view_; }
 
  private:
   void point_layers() const;  // k_, v_ from storage_'s address
@@ -44,6 +48,7 @@ class KvCache {
   int64_t layers_, capacity_, kv_width_;
   mutable PageBuffer storage_;  // layer after layer: K then V, capacity * kv_width floats each
   mutable std::vector<float*> k_, v_;
+  bool view_ = false;  // storage_ maps another cache's file copy-on-write
 };
 
 }  // namespace vlac

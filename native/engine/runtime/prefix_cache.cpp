@@ -45,7 +45,7 @@ void PrefixCache::insert(std::vector<PositionKey> keys, std::shared_ptr<const Se
                          uint64_t bytes_per_position) {
   const uint64_t size = static_cast<uint64_t>(keys.size()) * bytes_per_position;
   if (size > max_bytes_ || keys.empty()) return;
-  snapshot->share_kv();  // its forks map its pages; it stops holding its own parent's
+  snapshot->share_kv();  // its forks map its pages (a snapshot that is a fork stays one)
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto it = lru_.begin(); it != lru_.end(); ++it)
     if (it->keys == keys) {

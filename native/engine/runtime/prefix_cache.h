@@ -6,8 +6,10 @@
 //
 // A stored snapshot's KV pages live in a shared file (Sequence::share_kv), and a fork maps them
 // copy-on-write (Sequence::fork, fork_prefix): forking copies nothing and the prefix is resident
-// once, however many requests decode from it. The budget counts each snapshot's positions; a fork
-// still alive keeps an evicted snapshot's pages until it ends.
+// once, however many requests decode from it. A snapshot that is itself a fork (a stream's next
+// prefix, built on the trajectory's shared one) maps that one's file and is copied when forked.
+// The budget counts each snapshot's positions; a fork still alive keeps an evicted snapshot's
+// pages until it ends.
 #pragma once
 
 #include <cstdint>

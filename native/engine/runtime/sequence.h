@@ -111,11 +111,12 @@ class Sequence {
   // those n tokens would have made, except that it has no logits (the next prefill makes them).
   std::unique_ptr<Sequence> fork_prefix(int64_t n) const;
 
-  // Moves the KV pages into a shared file of their own (KvCache::share): a snapshot the prefix
-  // cache stores then neither copies for its forks nor holds the pages of the sequence it was
-  // forked from. False where sharing is not possible (forks copy).
+  // Moves the KV pages into a shared file (KvCache::share), so that forks map them instead of
+  // copying: the prefix cache does it for the snapshots it stores. False for a fork (whose own forks
+  // copy) or where sharing is not possible.
   bool share_kv() const;
   bool kv_shared() const { return cache_.shared(); }
+  bool kv_view() const { return cache_.view(); }  // a fork mapping its parent's pages
 
   int64_t length() const { return cached_ + (pending_ ? 1 : 0); }
   // fp32 logits [vocab] of the last cached position; empty before the first prefill, stale while a
