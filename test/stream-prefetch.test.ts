@@ -139,8 +139,9 @@ describe('NativeModel.prefetchPrefix', () => {
 
   it('is never refused as busy, and a prefill queued at dispose rejects with ERR_VLAC_DISPOSED', async () => {
     const { m, ids, f0, long } = await nativeModel();
-    // maxQueue 4: of six calls at most five are taken (one running, four queued).
-    const calls = Array.from({ length: 6 }, long);
+    // maxQueue 4: of 30 calls at most 20 are taken (16 replies decoding, the scheduler's room, and
+    // four queued; none ends before dispose).
+    const calls = Array.from({ length: 30 }, long);
     const prefills = [m.prefetchPrefix({ ids, tiles: f0 }), m.prefetchPrefix({ ids, tiles: f0 })];
     const disposed = m.dispose();
     const settledCalls = await Promise.allSettled(calls);
