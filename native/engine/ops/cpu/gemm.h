@@ -9,13 +9,12 @@
 // blocks (and the rows when there are fewer blocks than threads); each packs its own panels.
 #pragma once
 
-
-
 #include <cstdint>
 #include <type_traits>
 
 #include "common/bf16.h"
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/with_rows.h"
 #include "ops/scratch.h"
 
 namespace vlac::ops {
@@ -52,22 +51,6 @@ inline GemmPlan plan_gemm(int64_t M, int64_t N, int64_t K, int64_t NR, int64_t M
   // Tiny products are not worth a second thread.
   plan.grain = (M * N * K < (int64_t(1) << 21)) ? plan.tasks : 1;
   return plan;
-}
-
-// fn(std::integral_constant<int, rows>{}) for 1 <= rows <= MR <= 14: the register tile's row count
-// as a compile-time constant.
-template <int MR, class Fn>
-void with_rows(int rows, Fn&& fn) {
-  static_assert(MR >= 1 && MR <= 14, "with_rows: 1..14 rows");
-  switch (rows) {
-#define VLAC_GEMM_ROWS(R) \
-  case R: if constexpr (R <= MR) fn(std::integral_constant<int, R>{}); break;
-    VLAC_GEMM_ROWS(1) VLAC_GEMM_ROWS(2) VLAC_GEMM_ROWS(3) VLAC_GEMM_ROWS(4) VLAC_GEMM_ROWS(5)
-    VLAC_GEMM_ROWS(6) VLAC_GEMM_ROWS(7) VLAC_GEMM_ROWS(8) VLAC_GEMM_ROWS(9) VLAC_GEMM_ROWS(10)
-    VLAC_GEMM_ROWS(11) VLAC_GEMM_ROWS(12) VLAC_GEMM_ROWS(13) VLAC_GEMM_ROWS(14)
-#undef VLAC_GEMM_ROWS
-    default: break;
-  }
 }
 
 template <class S>

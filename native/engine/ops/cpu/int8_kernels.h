@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/with_rows.h"
 #include "ops/int8.h"
 
 namespace vlac::ops {
@@ -86,16 +87,7 @@ struct Int8 {
   template <bool kFloat>
   static void tile_rows(int rows, const uint8_t* codes, int64_t ldq, const Int8Weight& w, int64_t c0, int64_t cols,
                         const float* xs, const float* bias, float* y, int32_t* acc_out) {
-    switch (rows) {
-#define VLAC_INT8_ROWS(R)                                                       \
-  case R:                                                                       \
-    if constexpr (R <= MR) tile<R, kFloat>(codes, ldq, w, c0, cols, xs, bias, y, acc_out); \
-    break;
-      VLAC_INT8_ROWS(1) VLAC_INT8_ROWS(2) VLAC_INT8_ROWS(3) VLAC_INT8_ROWS(4) VLAC_INT8_ROWS(5) VLAC_INT8_ROWS(6)
-      VLAC_INT8_ROWS(7) VLAC_INT8_ROWS(8)
-#undef VLAC_INT8_ROWS
-      default: break;
-    }
+    with_rows<MR>(rows, [&](auto r) { tile<decltype(r)::value, kFloat>(codes, ldq, w, c0, cols, xs, bias, y, acc_out); });
   }
 
   // Threads split column blocks (a block's weights stay in L2 while every MR-row tile of codes
@@ -292,13 +284,7 @@ struct Int8 {
       float* ym = y + m0 * w.N;
       parallel_ranges(groups, grain, [&](int64_t g0, int64_t g1) {
         for (int64_t g = g0; g < g1; ++g) {
-          switch (rows) {
-            case 1: gemv_group<1>(xm, w.K, w, bias, ym, g); break;
-            case 2: if constexpr (R >= 2) gemv_group<2>(xm, w.K, w, bias, ym, g); break;
-            case 3: if constexpr (R >= 3) gemv_group<3>(xm, w.K, w, bias, ym, g); break;
-            case 4: if constexpr (R >= 4) gemv_group<4>(xm, w.K, w, bias, ym, g); break;
-            default: break;
-          }
+          with_rows<R>(rows, [&](auto r) { gemv_group<decltype(r)::value>(xm, w.K, w, bias, ym, g); });
         }
       });
     }
