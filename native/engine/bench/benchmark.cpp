@@ -47,6 +47,8 @@ struct Work {
     bytes += o.bytes;
     return *this;
   }
+  // The time at the floor, max(FLOP / compute peak, bytes / memory peak), in ms.
+  double floor_ms(double gflops, double gbs) const { return std::max(flop / (gflops * 1e9), bytes / (gbs * 1e9)) * 1e3; }
 };
 
 Work vit_work(const ModelConfig& c, int64_t tiles) {
@@ -168,6 +170,17 @@ double percentile(std::vector<double> v, double p) {
   const double pos = p * (v.size() - 1);
   const size_t lo = static_cast<size_t>(std::floor(pos)), hi = std::min(lo + 1, v.size() - 1);
   return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+}
+
+// The figures of one timed path of a scenario (stream's paced, back to back, ...; concurrent's
+// together, one at a time): its samples after the first `warmup` (the warm-up iterations'), graded at
+// the floor of `w`; null without samples.
+json path_figures(const std::vector<double>& all, int warmup, const Work& w, double gflops, double gbs) {
+  const std::vector<double> v(all.begin() + std::min<size_t>(all.size(), static_cast<size_t>(warmup)), all.end());
+  if (v.empty()) return nullptr;
+  const double p50 = percentile(v, 0.5), floor_ms = w.floor_ms(gflops, gbs);
+  return {{"p50_ms", p50},        {"p99_ms", percentile(v, 0.99)}, {"max_ms", *std::max_element(v.begin(), v.end())},
+          {"samples_ms", v},      {"floor_ms", floor_ms},          {"ratio_to_floor", p50 / floor_ms}};
 }
 
 struct Scenario {
@@ -490,18 +503,11 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     const int warmup = std::max(0, o.warmup);
     sc.figures_key = "stream";
     sc.path_figures = [state, warmup, uncached, paced, back_to_back, background, tick_ms, no_cache](double gflops, double gbs) {
-      auto floor_of = [&](const Work& w) { return std::max(w.flop / (gflops * 1e9), w.bytes / (gbs * 1e9)) * 1e3; };
-      auto timed = [&](const std::vector<double>& all) {
-        return std::vector<double>(all.begin() + std::min<size_t>(all.size(), static_cast<size_t>(warmup)), all.end());
-      };
+      auto floor_of = [&](const Work& w) { return w.floor_ms(gflops, gbs); };
       auto figures = [&](const std::vector<double>& all, const Work& w) {
-        const std::vector<double> v = timed(all);
-        if (v.empty()) return json(nullptr);
-        const double p50 = percentile(v, 0.5), floor_ms = floor_of(w);
-        return json{{"pushes", v.size()},        {"p50_ms", p50},
-                    {"p99_ms", percentile(v, 0.99)}, {"max_ms", *std::max_element(v.begin(), v.end())},
-                    {"samples_ms", v},           {"floor_ms", floor_ms},
-                    {"ratio_to_floor", p50 / floor_ms}};
+        json f = path_figures(all, warmup, w, gflops, gbs);
+        if (!f.is_null()) f["pushes"] = f["samples_ms"].size();
+        return f;
       };
       json out = {{"tick_ms", tick_ms},
                   {"uncached", figures(state->uncached.latency_ms, uncached)}};
@@ -586,11 +592,9 @@ Scenario make_scenario(const Model& m, const std::string& spec, const BenchOptio
     sc.figures_key = "concurrent";
     sc.path_figures = [callers, alone_ms, together_ms, warmup, w, alone](double gflops, double gbs) {
       auto figures = [&](const std::vector<double>& all, const Work& work) {
-        const std::vector<double> v(all.begin() + std::min<size_t>(all.size(), static_cast<size_t>(warmup)), all.end());
-        const double p50 = percentile(v, 0.5);
-        const double floor_ms = std::max(work.flop / (gflops * 1e9), work.bytes / (gbs * 1e9)) * 1e3;
-        return json{{"p50_ms", p50}, {"samples_ms", v}, {"floor_ms", floor_ms}, {"ratio_to_floor", p50 / floor_ms},
-                    {"calls_per_s", static_cast<double>(callers) * 1000.0 / p50}};
+        json f = path_figures(all, warmup, work, gflops, gbs);
+        f["calls_per_s"] = static_cast<double>(callers) * 1000.0 / f["p50_ms"].get<double>();
+        return f;
       };
       json out = {{"callers", callers}, {"together", figures(*together_ms, w)}, {"one_at_a_time", figures(*alone_ms, alone)}};
       out["speedup"] = out["one_at_a_time"]["p50_ms"].get<double>() / out["together"]["p50_ms"].get<double>();
@@ -752,7 +756,7 @@ json scenario_figures(const Scenario& sc, const Record& rec, const Peaks& peaks,
   if (!resized) mean.resize_ms = -1;
   const double other = mean.total_ms - std::max(0.0, mean.resize_ms) - mean.encode_ms - mean.prefill_ms - mean.decode_ms;
   const double p50 = percentile(totals, 0.5);
-  const double floor_ms = std::max(sc.work.flop / (peaks.compute_gflops * 1e9), sc.work.bytes / (peaks.memory_gbs * 1e9)) * 1e3;
+  const double floor_ms = sc.work.floor_ms(peaks.compute_gflops, peaks.memory_gbs);
   const auto [items, unit] = throughput_of(sc.name);
   json r = {{"iterations", rec.samples.size()},
             {"p50_ms", p50},
