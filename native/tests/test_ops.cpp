@@ -26,6 +26,7 @@
 #include "common/thread_pool.h"
 #include "ops/op_table.h"
 #include "ops/ops.h"
+#include "support/random.h"
 #include "ops/reference/reference.h"
 
 using namespace vlac;
@@ -35,26 +36,8 @@ namespace {
 
 constexpr double kU = 1.0 / (1 << 24);
 
-// Deterministic and fast enough for the 190M weights of the LM head.
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 1) {}
-  uint64_t next() {
-    s += 0x9e3779b97f4a7c15ull;
-    uint64_t z = s;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  float uniform(float lo, float hi) { return lo + (hi - lo) * static_cast<float>(next() >> 40) / float(1 << 24); }
-};
-
-std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-  Rng r(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = r.uniform(lo, hi);
-  return v;
-}
+using vlac::test::random_floats;
+using vlac::test::Rng;
 
 std::vector<uint16_t> random_bf16(size_t n, uint64_t seed, float scale) {
   Rng r(seed);

@@ -34,6 +34,7 @@
 #include "ops/int8.h"
 #include "ops/op_table.h"
 #include "ops/ops.h"
+#include "support/random.h"
 
 using namespace vlac;
 using namespace vlac::ops;
@@ -42,25 +43,8 @@ namespace {
 
 constexpr double kU = 1.0 / (1 << 24);
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 1) {}
-  uint64_t next() {
-    s += 0x9e3779b97f4a7c15ull;
-    uint64_t z = s;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  float uniform(float lo, float hi) { return lo + (hi - lo) * static_cast<float>(next() >> 40) / float(1 << 24); }
-};
-
-std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-  Rng r(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = r.uniform(lo, hi);
-  return v;
-}
+using vlac::test::random_floats;
+using vlac::test::Rng;
 
 // Codes in [-127, 127], the extremes often.
 std::vector<int8_t> random_codes(size_t n, uint64_t seed) {
